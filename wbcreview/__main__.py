@@ -1,0 +1,3 @@
+from wbcreview.cli import main
+
+raise SystemExit(main())
