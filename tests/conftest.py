@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated WBCREVIEW_HOME, a seeded demo copy, cleared Streamlit caches."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PBC_SAMPLE = REPO.parent / "shared" / "data" / "pbc_sample"
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("wbcreview-home")
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(session_home, monkeypatch):
+    """Catalogs and review data of tests go to a temporary folder, never to data/."""
+    monkeypatch.setenv("WBCREVIEW_HOME", str(session_home))
+    monkeypatch.delenv("WBCREVIEW_DATA", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(session_home / "no-hub-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches():
+    """Streamlit caches live in the process: clear both around every test."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """A small seeded demo copy shared by the tests that only read it."""
+    from wbcreview.demo import build_demo
+
+    out = tmp_path_factory.mktemp("demo") / "wbcbench"
+    build_demo(out, cells=400, seed=7)
+    return out
+
+
+@pytest.fixture
+def demo_copy(demo_root, tmp_path) -> Path:
+    """A private copy of the demo that a test may break."""
+    out = tmp_path / "copy"
+    shutil.copytree(demo_root, out)
+    return out

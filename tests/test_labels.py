@@ -1,0 +1,62 @@
+"""The original challenge label files: exact format in and out."""
+
+from __future__ import annotations
+
+import pytest
+
+from wbcreview.labels import (
+    LabelFileError,
+    image_id_from_name,
+    read_original_labels,
+    write_original_labels,
+)
+
+
+def test_phase1_file_with_trailing_empty_columns_and_crlf(tmp_path):
+    path = tmp_path / "phase1.csv"
+    path.write_bytes(
+        b"ID,labels,split,,,\r\n01416766.jpg,SNE,phase1_train,,,\r\n00000001.jpg,PLY,phase1_train,,,\r\n"
+    )
+    frame = read_original_labels(path)
+    assert frame.to_dict("records") == [
+        {"image_id": "01416766", "label": "SNE", "split": "phase1_train"},
+        {"image_id": "00000001", "label": "PLY", "split": "phase1_train"},
+    ]
+
+
+def test_test_file_has_empty_labels(tmp_path):
+    path = tmp_path / "test.csv"
+    path.write_bytes(b"ID,labels\r\n01416766.jpg,\r\n")
+    assert read_original_labels(path).to_dict("records") == [
+        {"image_id": "01416766", "label": None, "split": None}
+    ]
+
+
+def test_written_file_is_byte_exact(tmp_path):
+    path = tmp_path / "out.csv"
+    write_original_labels(path, [("01416766", "SNE", "phase1_train")], extra_empty_columns=3)
+    assert path.read_bytes() == b"ID,labels,split,,,\r\n01416766.jpg,SNE,phase1_train,,,\r\n"
+    write_original_labels(path, [("01416766", None, None)], with_split=False)
+    assert path.read_bytes() == b"ID,labels\r\n01416766.jpg,\r\n"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "the file is empty"),
+        (b"image,label\r\n", "header must start with ID,labels"),
+        (b"ID,labels\r\n01.jpg,XYZ\r\n", "line 2: unknown label 'XYZ'"),
+        (b"ID,labels\r\n01.jpg,SNE\r\n01.jpg,LY\r\n", "line 3: ID 01.jpg already on line 2"),
+        (b"\xff\xfe\x00bad", "cannot be read as UTF-8"),
+    ],
+)
+def test_bad_files_name_the_problem(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(LabelFileError, match=message):
+        read_original_labels(path)
+
+
+def test_image_id_from_name():
+    assert image_id_from_name(" 01416766.jpg ") == "01416766"
+    assert image_id_from_name("01416766") == "01416766"

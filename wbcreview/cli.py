@@ -1,0 +1,229 @@
+"""`python -m wbcreview ...`: thin commands that parse, call the package, and turn its
+errors into one clear line on stderr (exit 1 for a bad copy, 2 for bad usage)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from wbcreview import __version__
+
+# Errors of the package that the CLI turns into one line. Filled lazily to keep
+# `--help` fast (pandas and pyarrow take a second to import).
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    from wbcreview.catalog import CatalogError
+    from wbcreview.config import SettingError
+    from wbcreview.labels import LabelFileError
+    from wbcreview.source import DownloadError, SourceError
+
+    errors: list[type[Exception]] = [
+        CatalogError,
+        SettingError,
+        LabelFileError,
+        DownloadError,
+        SourceError,
+    ]
+    for module, name in (
+        ("wbcreview.demo", "DemoError"),
+        ("wbcreview.optimize", "OptimizeError"),
+    ):
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+class Bar:
+    """A progress line on stderr: redrawn in place on a terminal, every 10 % otherwise."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last_decile = -1
+        self.last_draw = 0.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        share = done / total if total else 1.0
+        if self.tty:
+            now = time.monotonic()
+            if now - self.last_draw < 0.1 and done < total:
+                return
+            self.last_draw = now
+            filled = int(share * 30)
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {share:6.1%} {message[:60]:<60}"
+            )
+            if done >= total:
+                self.stream.write("\n")
+        else:
+            decile = int(share * 10)
+            if decile == self.last_decile:
+                return
+            self.last_decile = decile
+            self.stream.write(f"{share:6.1%} {message}\n")
+        self.stream.flush()
+
+
+def _resolve(args):
+    from wbcreview import source
+
+    src = source.resolve(args.data)
+    if src.is_demo and not (src.root / "README.md").exists():
+        raise source.SourceError(
+            f"no data configured and no demo copy at {src.root}: run `python -m wbcreview "
+            f"demo --out {src.root}`, pass --data DIR, or set WBCREVIEW_DATA"
+        )
+    return src
+
+
+def cmd_check(args) -> int:
+    from wbcreview import health
+
+    root = Path(args.data) if args.data else _resolve(args).root
+    report = health.check(root, decode_images=not args.quick, progress=Bar())
+    print(health.format_report(report))
+    return 0 if report.ok else 1
+
+
+def cmd_demo(args) -> int:
+    from wbcreview import demo
+
+    started = time.perf_counter()
+    extra = {} if args.cells is None else {"cells": args.cells}
+    summary = demo.build_demo(
+        Path(args.out),
+        seed=args.seed,
+        from_folder=Path(args.from_folder) if args.from_folder else None,
+        progress=Bar(),
+        **extra,
+    )
+    print(f"demo copy written to {summary.out} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from wbcreview import config, demo, source
+
+    src = source.resolve(args.data)
+    if src.is_demo and not (src.root / "README.md").exists():
+        cells = config.get_int("WBCREVIEW_DEMO_CELLS", minimum=13)
+        print(f"no data configured: building a demo copy of {cells} cells in {src.root}")
+        demo.build_demo(src.root, cells=cells, progress=Bar())
+    print(f"data: {src.describe()}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from wbcreview import source
+
+    folder = source.download(token=args.token)
+    print(f"release downloaded to {folder}")
+    print("wbcreview finds it there by itself; or pass --data with that folder")
+    return 0
+
+
+def cmd_catalog(args) -> int:
+    from wbcreview import catalog
+
+    root = _resolve(args).root
+    started = time.perf_counter()
+    with catalog.open_catalog(root, progress=Bar(), rebuild=args.rebuild) as cat:
+        print(catalog.dumps_info(cat))
+    print(f"opened in {time.perf_counter() - started:.2f} s", file=sys.stderr)
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    from wbcreview import optimize
+
+    root = _resolve(args).root
+    summary = optimize.optimize_copy(
+        root, Path(args.out), rows_per_group=args.rows_per_group, progress=Bar()
+    )
+    print(f"optimized copy written to {args.out}: {summary}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from wbcreview import bench
+
+    return bench.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wbcreview",
+        description="Label-review studio for the WBCBench 2026 white-blood-cell dataset.",
+    )
+    parser.add_argument("--version", action="version", version=f"wbcreview {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_arg(p):
+        p.add_argument(
+            "--data", metavar="DIR", help="data root (default: see README, Data sources)"
+        )
+
+    p = sub.add_parser("check", help="check a copy and print its health report")
+    data_arg(p)
+    p.add_argument("--quick", action="store_true", help="skip decoding every image")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("demo", help="write a demo copy in the exact release layout")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (new or empty)")
+    p.add_argument("--cells", type=int, default=None, help="pristine cells (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    p.add_argument(
+        "--from-folder", metavar="DIR", help="real images, one sub-folder per class code"
+    )
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("prepare", help="build the demo copy if no data is configured")
+    data_arg(p)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("download", help="download the release from the Hugging Face Hub")
+    p.add_argument("--token", help="Hub token (default: the one saved by `hf auth login`)")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("catalog", help="build (if needed) and describe the catalog of a copy")
+    data_arg(p)
+    p.add_argument("--rebuild", action="store_true", help="rebuild even if up to date")
+    p.set_defaults(func=cmd_catalog)
+
+    p = sub.add_parser("optimize", help="rewrite a copy with small row groups for fast images")
+    data_arg(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="new folder for the rewritten copy")
+    p.add_argument(
+        "--rows-per-group", type=int, default=100, help="rows per row group (default 100)"
+    )
+    p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser("bench", help="measure catalog, query and image speed against baselines")
+    data_arg(p)
+    p.add_argument(
+        "--cells", type=int, default=100_000, help="cells of the demo copy to build or reuse"
+    )
+    p.add_argument("--repeat", type=int, default=7, help="repetitions per measure (median shown)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except _known_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,92 @@
+"""Settings: one declarative table, read from environment variables.
+
+Every setting is listed in the README (a test checks it). Values are read at call time, so
+tests and the CLI can change them with environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting: its environment variable, default (as text) and help."""
+
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "WBCREVIEW_DATA",
+        "",
+        "Data root: a folder in the release layout. Unset: data/wbcbench/, then the Hub "
+        "cache snapshot of Xin-Tian/wbcbench2026, then the demo copy.",
+    ),
+    Setting(
+        "WBCREVIEW_HOME",
+        "data",
+        "Folder for what wbcreview writes: catalogs, the demo copy, the review database. "
+        "Relative paths are taken from the repository root.",
+    ),
+    Setting(
+        "WBCREVIEW_DEMO_CELLS",
+        "2000",
+        "Number of pristine cells in the demo copy built when no data is configured.",
+    ),
+    Setting(
+        "WBCREVIEW_THUMB_CACHE_MB",
+        "64",
+        "Memory bound of the in-process thumbnail cache, in MiB.",
+    ),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class SettingError(Exception):
+    """A setting has a value that cannot be used."""
+
+
+def get(name: str) -> str:
+    """Return the value of setting `name` (environment first, then its default)."""
+    setting = _BY_NAME[name]
+    return os.environ.get(name, setting.default)
+
+
+def get_int(name: str, minimum: int = 0) -> int:
+    """Return setting `name` as an integer; raise SettingError if it is not one."""
+    raw = get(name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingError(f"{name}={value} is below the minimum {minimum}")
+    return value
+
+
+def data_dir() -> Path:
+    """The folder wbcreview writes to (WBCREVIEW_HOME), created on first use."""
+    path = Path(get("WBCREVIEW_HOME")).expanduser()
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def demo_dir() -> Path:
+    """Where the demo copy is built when no data is configured."""
+    return data_dir() / "demo"
+
+
+def catalog_dir() -> Path:
+    """Where persisted catalogs live, one DuckDB file per data root."""
+    path = data_dir() / "catalog"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

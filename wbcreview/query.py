@@ -1,0 +1,231 @@
+"""Questions asked of the catalog: filtered counts, pages of rows, a cell and its source.
+
+A Filter is plain data; `where()` turns it into SQL with parameters (never string-built
+from user text). Functions take a DuckDB cursor so each script run or thread uses its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import pandas as pd
+
+from wbcreview.images import ImageRequest
+from wbcreview.release import CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
+
+
+class QueryError(Exception):
+    """A filter or sort that cannot be asked."""
+
+
+SORTS = {
+    "image id": "image_id, config",
+    "class": "label, image_id, config",
+    "patient": "patient_hash, image_id, config",
+    "severity": "severity, image_id, config",
+}
+PAGE_COLUMNS = (
+    "config, split, image_id, label, severity, original_image_id, patient_hash, cell_id, "
+    "shard_id, row, img_offset, img_length"
+)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which rows to show. Empty tuples and None mean "any"."""
+
+    configs: tuple[str, ...] = ()
+    splits: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    patient: str | None = None
+    image_id: str | None = None  # a prefix of the image id (or of its source's id)
+    differs_from_original: bool = False
+    cell_ids: tuple[str, ...] = field(default=(), repr=False)  # restrict to these cells
+
+    def to_params(self) -> dict[str, str]:
+        """URL query parameters for this filter (lists comma-separated, defaults left out)."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "cell_ids" or value in ((), None, False, ""):
+                continue
+            out[f.name] = (
+                ",".join(value)
+                if isinstance(value, tuple)
+                else ("1" if value is True else str(value))
+            )
+        return out
+
+    @classmethod
+    def from_params(cls, params) -> Filter:
+        """Read a filter back from URL query parameters, dropping values that are not known."""
+
+        def many(name, allowed):
+            raw = params.get(name) or ""
+            return tuple(v for v in raw.split(",") if v and (allowed is None or v in allowed))
+
+        return cls(
+            configs=many("configs", CONFIGS),
+            splits=many("splits", SPLITS),
+            labels=many("labels", CLASS_CODES),
+            severities=many("severities", SEVERITIES),
+            patient=(params.get("patient") or None),
+            image_id=(params.get("image_id") or None),
+            differs_from_original=params.get("differs_from_original") in ("1", "true", "True"),
+        )
+
+    def replace(self, **changes) -> Filter:
+        """A copy with some fields changed."""
+        return Filter(**{**asdict(self), **changes})
+
+
+def where(f: Filter) -> tuple[str, list]:
+    """SQL condition (on table alias c) and parameters for a filter."""
+    clauses, params = ["TRUE"], []
+    for column, values in (
+        ("config", f.configs),
+        ("split", f.splits),
+        ("label", f.labels),
+        ("severity", f.severities),
+    ):
+        if values:
+            clauses.append(f"list_contains(?, c.{column})")
+            params.append(list(values))
+    if f.patient:
+        clauses.append("c.patient_hash = ?")
+        params.append(f.patient)
+    if f.image_id:
+        clauses.append("(starts_with(c.image_id, ?) OR starts_with(c.cell_id, ?))")
+        params += [f.image_id.strip(), f.image_id.strip()]
+    if f.differs_from_original:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM original_labels o WHERE o.image_id = c.cell_id "
+            "AND o.label IS NOT NULL AND o.label <> c.label)"
+        )
+    if f.cell_ids:
+        clauses.append("list_contains(?, c.cell_id)")
+        params.append(list(f.cell_ids))
+    return " AND ".join(clauses), params
+
+
+def count(cur, f: Filter) -> int:
+    """Number of rows matching the filter."""
+    sql, params = where(f)
+    return cur.execute(f"SELECT count(*) FROM cells c WHERE {sql}", params).fetchone()[0]
+
+
+def facet(cur, f: Filter, column: str) -> dict[str, int]:
+    """Rows per value of `column` among the rows matching `f` (ignoring `f`'s own filter on it)."""
+    name = {"config": "configs", "split": "splits", "label": "labels", "severity": "severities"}
+    if column not in name:
+        raise QueryError(f"cannot count by {column!r}")
+    sql, params = where(f.replace(**{name[column]: ()}))
+    rows = cur.execute(
+        f"SELECT c.{column}, count(*) FROM cells c WHERE {sql} GROUP BY 1 ORDER BY 1", params
+    ).fetchall()
+    return dict(rows)
+
+
+def page(cur, f: Filter, sort: str = "image id", limit: int = 48, offset: int = 0) -> pd.DataFrame:
+    """One page of rows matching the filter, in the chosen sort order."""
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}; choose one of {', '.join(SORTS)}")
+    sql, params = where(f)
+    return cur.execute(
+        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE {sql} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+        [*params, int(limit), int(offset)],
+    ).df()
+
+
+def position(cur, f: Filter, sort: str, config: str, image_id: str) -> tuple[int | None, int]:
+    """0-based position of a row in the filtered, sorted list, and the list's length."""
+    if sort not in SORTS:
+        raise QueryError(f"unknown sort {sort!r}")
+    sql, params = where(f)
+    row = cur.execute(
+        f"SELECT pos, n FROM (SELECT config, image_id, row_number() OVER (ORDER BY {SORTS[sort]}) - 1 "
+        f"AS pos, count(*) OVER () AS n FROM cells c WHERE {sql}) WHERE config = ? AND image_id = ?",
+        [*params, config, image_id],
+    ).fetchone()
+    if row is None:
+        return None, count(cur, f)
+    return int(row[0]), int(row[1])
+
+
+def get_row(cur, config: str, image_id: str) -> dict | None:
+    """Every catalog column of one row, or None."""
+    frame = cur.execute(
+        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE config = ? AND image_id = ?", [config, image_id]
+    ).df()
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def find_row(cur, image_id: str) -> dict | None:
+    """The row with this image id (pristine first when both configs have it), or None."""
+    frame = cur.execute(
+        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE image_id = ? ORDER BY config = 'pristine' DESC",
+        [image_id],
+    ).df()
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def source_of(cur, image_id: str) -> dict | None:
+    """The pristine source row of a degraded image id (or the row itself if pristine)."""
+    frame = cur.execute(
+        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE config = 'pristine' AND image_id = "
+        "(SELECT cell_id FROM cells WHERE image_id = ? ORDER BY config = 'degraded' DESC LIMIT 1)",
+        [image_id],
+    ).df()
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def cell_rows(cur, cell_id: str) -> pd.DataFrame:
+    """Every row of one cell: the pristine source and all degraded rows made from it."""
+    return cur.execute(
+        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE cell_id = ? ORDER BY config DESC, severity, image_id",
+        [cell_id],
+    ).df()
+
+
+def patient_rows(cur, patient_hash: str) -> pd.DataFrame:
+    """Every row of one patient, both configs."""
+    return cur.execute(
+        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE patient_hash = ? ORDER BY label, image_id, config",
+        [patient_hash],
+    ).df()
+
+
+def original_label(cur, cell_id: str) -> str | None:
+    """The label of the cell in the original challenge label files, if known."""
+    row = cur.execute(
+        "SELECT label FROM original_labels WHERE image_id = ? AND label IS NOT NULL LIMIT 1",
+        [cell_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def degradation_params(cur, image_id: str) -> dict[str, str]:
+    """The row of metadata/degradation_params.csv for this image, whatever its columns."""
+    frame = cur.execute("SELECT * FROM degradation_params WHERE image_id = ?", [image_id]).df()
+    return (
+        {} if frame.empty else {k: v for k, v in frame.iloc[0].to_dict().items() if k != "image_id"}
+    )
+
+
+def image_requests(shard_paths: dict[int, str], rows: pd.DataFrame) -> list[ImageRequest]:
+    """Image requests for a frame of catalog rows (shard_id, row, img_offset, img_length)."""
+    out = []
+    for sid, row, offset, length in rows[
+        ["shard_id", "row", "img_offset", "img_length"]
+    ].itertuples(index=False):
+        located = offset is not None and not pd.isna(offset)
+        out.append(
+            ImageRequest(
+                shard_paths[int(sid)],
+                int(row),
+                int(offset) if located else None,
+                int(length) if located else None,
+            )
+        )
+    return out
