@@ -69,7 +69,7 @@ def run(root: Path, repeat: int = 7, log=print) -> dict:
     # Catalog: cold is a full build (the persisted file removed first), warm a reopen.
     cold = []
     for _ in range(max(1, min(repeat, 3))):
-        catalog.catalog_path(root).unlink(missing_ok=True)
+        catalog.remove(root)
         started = time.perf_counter()
         catalog.open_catalog(root).close()
         cold.append(time.perf_counter() - started)

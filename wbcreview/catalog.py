@@ -50,12 +50,26 @@ class ShardSchemaProblem:
     message: str
 
 
-def catalog_path(root: Path) -> Path:
-    """The DuckDB file that holds the catalog of the copy at `root`."""
+def catalog_prefix(root: Path) -> str:
+    """The file-name prefix of every catalog version of the copy at `root`."""
     root = Path(root).resolve()
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", root.name or "root")[:40]
-    digest = hashlib.sha1(str(root).encode()).hexdigest()[:12]
-    return config.catalog_dir() / f"{slug}-{digest}.duckdb"
+    return f"{slug}-{hashlib.sha1(str(root).encode()).hexdigest()[:12]}"
+
+
+def catalog_path(root: Path, fingerprint: str) -> Path:
+    """The DuckDB file that holds the catalog of `root` in the state `fingerprint` names.
+
+    Each state gets its own file: DuckDB shares one database instance per path within a
+    process, so a handle still open on an old catalog would otherwise hide a rebuilt one.
+    """
+    return config.catalog_dir() / f"{catalog_prefix(root)}-{fingerprint[:16]}.duckdb"
+
+
+def remove(root: Path) -> None:
+    """Delete every persisted catalog version of `root` (open handles keep reading theirs)."""
+    for old in config.catalog_dir().glob(f"{catalog_prefix(root)}-*.duckdb"):
+        old.unlink(missing_ok=True)
 
 
 def schema_problems(schema: pa.Schema) -> list[str]:
@@ -164,36 +178,29 @@ def ensure_built(root: Path, progress: Progress | None = None, rebuild: bool = F
     if not shards:
         raise CatalogError(f"no parquet shards found under {root}")
     fingerprint = _fingerprint(root, shards)
-    path = catalog_path(root)
-    if rebuild or not path.is_file() or _stored_fingerprint(path) != fingerprint:
+    path = catalog_path(root, fingerprint)
+    if rebuild or not path.is_file():
         _build(root, shards, path, fingerprint, progress)
+        for old in config.catalog_dir().glob(f"{catalog_prefix(root)}-*.duckdb"):
+            if old != path:
+                old.unlink(missing_ok=True)  # readers of old versions keep their open file
     return fingerprint
 
 
 def needs_build(root: Path) -> bool:
     """True when opening the catalog of `root` would build it first."""
-    root = Path(root).resolve()
-    path = catalog_path(root)
-    return not path.is_file() or _stored_fingerprint(path) != current_fingerprint(root)
+    return not catalog_path(root, current_fingerprint(root)).is_file()
 
 
 def open_catalog(root: Path, progress: Progress | None = None, rebuild: bool = False) -> Catalog:
     """Open the catalog of the copy at `root`, building it first if it is missing or stale."""
     fingerprint = ensure_built(root, progress, rebuild)
-    return Catalog(Path(root).resolve(), catalog_path(root), fingerprint)
+    return Catalog(Path(root).resolve(), catalog_path(root, fingerprint), fingerprint)
 
 
 def current_fingerprint(root: Path) -> str:
     """The fingerprint the catalog of `root` would have now (cheap: stats, no reads)."""
     return _fingerprint(Path(root).resolve(), discover(Path(root)))
-
-
-def _stored_fingerprint(path: Path) -> str | None:
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute("SELECT fingerprint FROM catalog_meta").fetchone()[0]
-    except (duckdb.Error, TypeError):
-        return None  # unreadable or from another version: rebuild
 
 
 _CELLS_DDL = """

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from wbcreview import config, images, locator
-from wbcreview.catalog import Catalog, CatalogError, open_catalog
+from wbcreview.catalog import Catalog, CatalogError, catalog_prefix, open_catalog
 from wbcreview.release import CLASS_CODES, SEVERITIES
 from wbcreview.source import SourceError, discover
 
@@ -209,7 +209,7 @@ def summary(cat: Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _decode_cache_path(cat: Catalog) -> Path:
-    return config.catalog_dir() / (cat.path.stem + ".decoded.json")
+    return config.catalog_dir() / f"{catalog_prefix(cat.root)}.decoded.json"
 
 
 def _check_images(cat: Catalog, report: Report, progress: Progress | None) -> None:

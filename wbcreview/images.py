@@ -249,6 +249,9 @@ def decode_error(jpeg_bytes: bytes | None) -> str | None:
         return "no image bytes (empty)"
     try:
         with Image.open(io.BytesIO(jpeg_bytes)) as im:
+            # Draft mode still walks the whole entropy-coded stream (a truncated or corrupt
+            # file fails the same way) but skips most of the inverse DCT: about 2x faster.
+            im.draft("RGB", (64, 64))
             im.load()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
