@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from wbcreview.release import CELL_TYPES, CLASS_CODES, SEVERITIES
+from wbcreview.release import CELL_TYPES, CLASS_CODES, SEVERITIES, SPLITS
 
 CONFIG_COLOURS = {"pristine": "#4c78a8", "degraded": "#f58518"}
 SEVERITY_COLOURS = {
@@ -59,6 +59,7 @@ def split_counts(patients: pd.DataFrame) -> go.Figure:
         barmode="group",
         text="rows",
         hover_data=["patients"],
+        category_orders={"split": [s for s in SPLITS if s in set(patients["split"])]},
         color_discrete_map=CONFIG_COLOURS,
         title="Rows per split",
     )
@@ -79,7 +80,10 @@ def severity_counts(counts: pd.DataFrame) -> go.Figure:
         y="rows",
         color="severity",
         text="rows",
-        category_orders={"severity": list(SEVERITIES)},
+        category_orders={
+            "severity": list(SEVERITIES),
+            "split": [s for s in SPLITS if s in set(frame["split"])],
+        },
         color_discrete_map=SEVERITY_COLOURS,
         title="Degraded rows per severity",
     )
