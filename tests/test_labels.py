@@ -60,3 +60,46 @@ def test_bad_files_name_the_problem(tmp_path, content, message):
 def test_image_id_from_name():
     assert image_id_from_name(" 01416766.jpg ") == "01416766"
     assert image_id_from_name("01416766") == "01416766"
+
+
+def test_imported_label_files_drive_the_differs_filter(demo_copy, tmp_path):
+    from wbcreview import query
+    from wbcreview.catalog import open_catalog
+    from wbcreview.labels import import_label_files
+
+    # A user's copy without the original files: move them out, then import them.
+    moved = []
+    for csv in sorted((demo_copy / "original_labels").glob("*.csv")):
+        target = tmp_path / csv.name
+        csv.rename(target)
+        moved.append(target)
+    with open_catalog(demo_copy) as cat:
+        assert query.count(cat.cursor(), query.Filter(differs_from_original=True)) == 0
+    summaries = import_label_files(demo_copy, moved)
+    assert {s["file"] for s in summaries} == {p.name for p in moved}
+    differing = sum(s["differing"] for s in summaries)
+    assert differing > 0
+    with open_catalog(demo_copy) as cat:
+        n = query.count(cat.cursor(), query.Filter(differs_from_original=True, configs=("pristine",)))
+    assert n == differing
+    # Importing the same files again adds nothing.
+    import_label_files(demo_copy, moved)
+    with open_catalog(demo_copy) as cat:
+        assert query.count(cat.cursor(), query.Filter(differs_from_original=True, configs=("pristine",))) == n
+
+
+def test_import_rejects_every_bad_file_and_writes_nothing(demo_copy, tmp_path):
+    from wbcreview.catalog import imported_labels_dir
+    from wbcreview.labels import import_label_files
+
+    good = sorted((demo_copy / "original_labels").glob("*.csv"))[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"ID,labels\r\n01.jpg,XYZ\r\n")
+    other = tmp_path / "other.csv"
+    other.write_bytes(b"ID,labels,split\r\n99999998.jpg,SNE,phase1_train\r\n")
+    with pytest.raises(LabelFileError, match="unknown label 'XYZ'") as exc:
+        import_label_files(demo_copy, [good, bad, tmp_path / "missing.csv"])
+    assert "no such file" in str(exc.value)
+    with pytest.raises(LabelFileError, match="none of its 1 IDs is a cell of this copy"):
+        import_label_files(demo_copy, [good, other])
+    assert not imported_labels_dir(demo_copy).exists() or not any(imported_labels_dir(demo_copy).iterdir())

@@ -33,7 +33,7 @@ from wbcreview.release import DEGRADATION_PARAMS, METADATA_COLUMNS, ORIGINAL_LAB
 from wbcreview.source import Shard, discover
 
 # Bump when the tables below change: older catalogs are rebuilt on open.
-CATALOG_VERSION = 1
+CATALOG_VERSION = 2
 
 Progress = Callable[[int, int, str], None]
 
@@ -105,12 +105,25 @@ def _fingerprint(root: Path, shards: list[Shard]) -> str:
     parts += [f"{s.relpath}|{s.config}|{s.split}|{s.size}|{s.mtime_ns}" for s in shards]
     for extra in _side_files(root):
         stat = extra.stat()
-        parts.append(f"{extra.relative_to(root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}")
+        parts.append(f"{extra}|{stat.st_size}|{stat.st_mtime_ns}")
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
+def imported_labels_dir(root: Path) -> Path:
+    """Where `import-labels` keeps the original label files a user brought for `root`."""
+    return config.data_dir() / "original_labels" / catalog_prefix(root)
+
+
+def original_label_files(root: Path) -> list[Path]:
+    """The original challenge label files of a copy: its own, then the imported ones."""
+    root = Path(root)
+    return sorted((root / ORIGINAL_LABELS_DIR).glob("*.csv")) + sorted(
+        imported_labels_dir(root).glob("*.csv")
+    )
+
+
 def _side_files(root: Path) -> list[Path]:
-    files = sorted((root / ORIGINAL_LABELS_DIR).glob("*.csv"))
+    files = original_label_files(root)
     params = root / DEGRADATION_PARAMS
     if params.is_file():
         files.append(params)
@@ -157,6 +170,11 @@ class Catalog:
             .fetchall()
         )
         return [ShardSchemaProblem(r, p) for r, p in rows]
+
+    def side_problems(self) -> list[str]:
+        """Problems with the copy's other files (original label files) found while building."""
+        rows = self.cursor().execute("SELECT problem FROM side_problems ORDER BY file").fetchall()
+        return [r[0] for r in rows]
 
     def built_at(self) -> str:
         """When this catalog was built (UTC, ISO 8601)."""
@@ -318,10 +336,15 @@ def _add_side_tables(con, root: Path) -> None:
         "CREATE TABLE original_labels (image_id VARCHAR, label VARCHAR, split VARCHAR, "
         "file VARCHAR)"
     )
-    for csv in sorted((root / ORIGINAL_LABELS_DIR).glob("*.csv")):
-        from wbcreview.labels import read_original_labels
+    con.execute("CREATE TABLE side_problems (file VARCHAR, problem VARCHAR)")
+    from wbcreview.labels import LabelFileError, read_original_labels
 
-        frame = read_original_labels(csv)  # noqa: F841 (read by DuckDB)
+    for csv in original_label_files(root):
+        try:
+            frame = read_original_labels(csv)  # noqa: F841 (read by DuckDB)
+        except LabelFileError as exc:
+            con.execute("INSERT INTO side_problems VALUES (?, ?)", [str(csv), str(exc)])
+            continue
         con.execute(
             "INSERT INTO original_labels SELECT image_id, label, split, ? FROM frame",
             [csv.name],

@@ -30,6 +30,11 @@ def _known_errors() -> tuple[type[Exception], ...]:
     for module, name in (
         ("wbcreview.demo", "DemoError"),
         ("wbcreview.optimize", "OptimizeError"),
+        ("wbcreview.curate", "ApplyError"),
+        ("wbcreview.fsutil", "UnsafePath"),
+        ("wbcreview.decisions", "DecisionsError"),
+        ("wbcreview.store", "StoreError"),
+        ("wbcreview.store", "PermissionDenied"),
     ):
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))
@@ -149,6 +154,33 @@ def cmd_optimize(args) -> int:
     return 0
 
 
+def cmd_import_labels(args) -> int:
+    from wbcreview import labels
+
+    root = _resolve(args).root
+    for s in labels.import_label_files(root, [Path(f) for f in args.files]):
+        print(
+            f"{s['file']}: {s['rows']} rows ({s['labelled']} labelled), {s['known']} cells of "
+            f"this copy, {s['unknown']} not in it (removed cells), {s['differing']} labels "
+            "differ from the current ones"
+        )
+    return 0
+
+
+def cmd_apply(args) -> int:
+    from wbcreview import curate, decisions
+
+    root = _resolve(args).root
+    frame = (
+        decisions.read_decisions(Path(args.decisions))
+        if args.decisions
+        else decisions.final_decisions(root)
+    )
+    summary = curate.apply_decisions(root, Path(args.out), frame, progress=Bar())
+    print(f"curated copy written to {args.out}: {summary}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from wbcreview import bench
 
@@ -203,6 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rows-per-group", type=int, default=100, help="rows per row group (default 100)"
     )
     p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser("import-labels", help="bring in the original challenge label files")
+    data_arg(p)
+    p.add_argument("files", nargs="+", metavar="FILE", help="CSV files in the challenge format")
+    p.set_defaults(func=cmd_import_labels)
+
+    p = sub.add_parser("apply", help="write a curated copy with the final decisions applied")
+    data_arg(p)
+    p.add_argument("--out", required=True, metavar="DIR2", help="new folder for the curated copy")
+    p.add_argument(
+        "--decisions", metavar="FILE", help="exported decisions (default: the review store)"
+    )
+    p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("bench", help="measure catalog, query and image speed against baselines")
     data_arg(p)

@@ -95,6 +95,7 @@ def check(
 def _check_shards(cat: Catalog, report: Report) -> None:
     for skipped in cat.skipped():
         report.problems.append(f"{skipped.relpath}: {skipped.message}")
+    report.problems.extend(cat.side_problems())
     for path in cat.shard_paths().values():
         rel = Path(path).relative_to(cat.root).as_posix()
         try:
