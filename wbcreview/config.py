@@ -45,6 +45,27 @@ SETTINGS: tuple[Setting, ...] = (
         "64",
         "Memory bound of the in-process thumbnail cache, in MiB.",
     ),
+    Setting(
+        "WBCREVIEW_DB",
+        "",
+        "Decision store URL: sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB. "
+        "Unset: sqlite:///<WBCREVIEW_HOME>/reviews.sqlite.",
+    ),
+    Setting(
+        "WBCREVIEW_MIN_VOTES",
+        "3",
+        "Votes a cell needs before consensus calls it agreed or disputed (fewer: pending).",
+    ),
+    Setting(
+        "WBCREVIEW_QUORUM",
+        "0.6",
+        "Share of a cell's votes the leading decision needs for the cell to be agreed.",
+    ),
+    Setting(
+        "WBCREVIEW_BLIND",
+        "1",
+        "1: an annotator sees others' votes on a cell only after voting on it; 0: always.",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
