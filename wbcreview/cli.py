@@ -108,7 +108,28 @@ def cmd_demo(args) -> int:
         **extra,
     )
     print(f"demo copy written to {summary.out} in {time.perf_counter() - started:.1f} s")
+    if args.with_votes:
+        _seed_votes(summary.out, args.seed)
     return 0
+
+
+def _seed_votes(root: Path, seed: int) -> None:
+    from wbcreview import catalog, demo_votes
+
+    with catalog.open_catalog(root) as cat:
+        cells = (
+            cat.cursor()
+            .execute(
+                "SELECT c.image_id AS cell_id, c.label, o.label AS original_label FROM cells c "
+                "LEFT JOIN original_labels o USING (image_id) WHERE c.config = 'pristine' ORDER BY 1"
+            )
+            .df()
+        )
+    result = demo_votes.seed_demo_votes(None, cells, seed)
+    print(
+        f"demo review store {result['url']}: {result['votes']} simulated votes from "
+        f"{result['teams']} teams on {result['cells']} cells (DEMO DATA)"
+    )
 
 
 def cmd_prepare(args) -> int:
@@ -167,17 +188,55 @@ def cmd_import_labels(args) -> int:
     return 0
 
 
-def cmd_apply(args) -> int:
-    from wbcreview import curate, decisions
+def _store(args, src):
+    """The decision store: --db, else the demo store for the demo copy, else WBCREVIEW_DB."""
+    from wbcreview import config, demo_votes
+    from wbcreview.store import Store
 
-    root = _resolve(args).root
-    frame = (
-        decisions.read_decisions(Path(args.decisions))
-        if args.decisions
-        else decisions.final_decisions(root)
-    )
-    summary = curate.apply_decisions(root, Path(args.out), frame, progress=Bar())
+    url = getattr(args, "db", None) or (demo_votes.demo_store_url() if src.is_demo else None)
+    return Store.open(url or (config.get("WBCREVIEW_DB") or None))
+
+
+def cmd_apply(args) -> int:
+    from wbcreview import catalog, curate, decisions
+
+    src = _resolve(args)
+    if args.decisions:
+        frame = decisions.read_decisions(Path(args.decisions))
+    else:
+        with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
+            frame = decisions.final_decisions(cat.cursor(), store)
+    summary = curate.apply_decisions(src.root, Path(args.out), frame, progress=Bar())
     print(f"curated copy written to {args.out}: {summary}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from wbcreview import catalog, decisions
+
+    src = _resolve(args)
+    out = Path(args.out)
+    with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
+        frame = decisions.final_decisions(cat.cursor(), store, include_agreed=args.include_agreed)
+        if args.format == "challenge":
+            if not args.split:
+                raise decisions.DecisionsError("--format challenge needs --split SPLIT")
+            data = decisions.challenge_bytes(cat.cursor(), frame, args.split)
+        else:
+            data = decisions.export_bytes(frame, args.format)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    print(f"{decisions.summary_line(frame)}; written to {out}")
+    return 0
+
+
+def cmd_import_votes(args) -> int:
+    from wbcreview import catalog, decisions
+
+    src = _resolve(args)
+    with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
+        added = decisions.import_vote_file(Path(args.file), args.team, store, cat.cursor())
+    print(f"{added} new vote(s) imported from {args.file} for team {args.team}")
     return 0
 
 
@@ -200,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--data", metavar="DIR", help="data root (default: see README, Data sources)"
         )
+
+    def db_arg(p):
+        p.add_argument("--db", metavar="URL", help="decision store URL (default: WBCREVIEW_DB)")
 
     p = sub.add_parser("check", help="check a copy and print its health report")
     data_arg(p)
@@ -243,11 +305,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("apply", help="write a curated copy with the final decisions applied")
     data_arg(p)
+    db_arg(p)
     p.add_argument("--out", required=True, metavar="DIR2", help="new folder for the curated copy")
     p.add_argument(
         "--decisions", metavar="FILE", help="exported decisions (default: the review store)"
     )
     p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("export", help="write the final decisions (a correction list)")
+    data_arg(p)
+    db_arg(p)
+    p.add_argument("--format", choices=["csv", "parquet", "json", "challenge"], default="csv")
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    p.add_argument("--split", help="with --format challenge: the split to write as ID,labels")
+    p.add_argument(
+        "--include-agreed", action="store_true", help="also agreed, not yet adjudicated cells"
+    )
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import-votes", help="import a team's offline votes (CSV)")
+    data_arg(p)
+    db_arg(p)
+    p.add_argument(
+        "file", metavar="FILE", help="CSV: image_id,annotator,action,label,reason,comment,time"
+    )
+    p.add_argument("--team", required=True, help="the team that made these votes")
+    p.set_defaults(func=cmd_import_votes)
 
     p = sub.add_parser("bench", help="measure catalog, query and image speed against baselines")
     data_arg(p)
