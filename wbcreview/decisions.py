@@ -197,8 +197,9 @@ def read_decisions(path: Path) -> pd.DataFrame:
     try:
         if path.suffix == ".csv":
             text = path.read_text(encoding="utf-8")
-            lines = [line for line in text.splitlines() if not line.startswith("#")]
-            frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False)
+            while text.startswith("#"):  # the summary line(s) above the header
+                text = text.split("\n", 1)[1] if "\n" in text else ""
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
             frame = frame.map(unneutralise).replace({"": None})
         elif path.suffix == ".parquet":
             frame = pd.read_parquet(path)
