@@ -137,7 +137,7 @@ def cmd_prepare(args) -> int:
 
     src = source.resolve(args.data)
     if src.is_demo and not (src.root / "README.md").exists():
-        cells = config.get_int("WBCREVIEW_DEMO_CELLS", minimum=13)
+        cells = config.get_int("WBCREVIEW_DEMO_CELLS", minimum=demo.MIN_CELLS)
         print(f"no data configured: building a demo copy of {cells} cells in {src.root}")
         demo.build_demo(src.root, cells=cells, progress=Bar())
     print(f"data: {src.describe()}")
@@ -275,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--from-folder", metavar="DIR", help="real images, one sub-folder per class code"
     )
+    p.add_argument("--with-votes", action="store_true", help="also seed the demo review store")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("prepare", help="build the demo copy if no data is configured")

@@ -39,7 +39,7 @@ def ensure_demo(src: source.DataSource) -> bool:
     try:
         demo.build_demo(
             src.root,
-            cells=config.get_int("WBCREVIEW_DEMO_CELLS", minimum=13),
+            cells=config.get_int("WBCREVIEW_DEMO_CELLS", minimum=demo.MIN_CELLS),
             progress=lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m),
         )
     except Exception as exc:  # shown to the user, not swallowed
