@@ -112,14 +112,15 @@ def run(root: Path, repeat: int = 7, log=print) -> dict:
     paths = cat.shard_paths()
     reader = images.ImageReader()
 
+    def requests_for(ids):
+        return [
+            images.ImageRequest(paths[sid], row, off, length)
+            for sid, row, off, length in cat.locate(ids, "degraded")
+        ]
+
     def ours_bytes(i):
-        rows = cur.execute(
-            "SELECT shard_id, row, img_offset, img_length FROM cells "
-            "WHERE config = 'degraded' AND list_contains(?, image_id)",
-            [id_sets[i]],
-        ).df()
-        data = reader.read(query.image_requests(paths, rows))
-        assert len(data) == PAGE
+        data = reader.read(requests_for(id_sets[i]))
+        assert len(data) == PAGE and all(data)
 
     result["page_bytes_ms"] = _median_ms(ours_bytes, repeat)
     located = cur.execute(
@@ -127,14 +128,7 @@ def run(root: Path, repeat: int = 7, log=print) -> dict:
     ).fetchone()[0]
     result["located_share"] = round(float(located), 4)
 
-    page_jpegs = []
-    for ids in id_sets:
-        rows = cur.execute(
-            "SELECT shard_id, row, img_offset, img_length FROM cells WHERE config = 'degraded' "
-            "AND list_contains(?, image_id)",
-            [ids],
-        ).df()
-        page_jpegs.append(reader.read(query.image_requests(paths, rows)))
+    page_jpegs = [reader.read(requests_for(ids)) for ids in id_sets]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result["thumbs_48_ms"] = _median_ms(

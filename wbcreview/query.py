@@ -18,11 +18,12 @@ class QueryError(Exception):
     """A filter or sort that cannot be asked."""
 
 
+# sort name -> the catalog's precomputed rank column (see catalog.SORT_COLUMNS)
 SORTS = {
-    "image id": "image_id, config",
-    "class": "label, image_id, config",
-    "patient": "patient_hash, image_id, config",
-    "severity": "severity, image_id, config",
+    "image id": "ord_id",
+    "class": "ord_class",
+    "patient": "ord_patient",
+    "severity": "ord_severity",
 }
 PAGE_COLUMNS = (
     "config, split, image_id, label, severity, original_image_id, patient_hash, cell_id, "
@@ -132,8 +133,11 @@ def page(cur, f: Filter, sort: str = "image id", limit: int = 48, offset: int = 
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}; choose one of {', '.join(SORTS)}")
     sql, params = where(f)
+    rank = SORTS[sort]
+    # Two steps: a top-N over the integer rank only, then the 48 rows by rank.
     return cur.execute(
-        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE {sql} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+        f"WITH p AS (SELECT c.{rank} AS r FROM cells c WHERE {sql} ORDER BY r LIMIT ? OFFSET ?) "
+        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE c.{rank} IN (SELECT r FROM p) ORDER BY c.{rank}",
         [*params, int(limit), int(offset)],
     ).df()
 
@@ -142,58 +146,72 @@ def position(cur, f: Filter, sort: str, config: str, image_id: str) -> tuple[int
     """0-based position of a row in the filtered, sorted list, and the list's length."""
     if sort not in SORTS:
         raise QueryError(f"unknown sort {sort!r}")
+    row = _rows(cur, "image_id", image_id)
+    mine = [r for r in row if r["config"] == config]
+    total = count(cur, f)
+    if not mine:
+        return None, total
     sql, params = where(f)
-    row = cur.execute(
-        f"SELECT pos, n FROM (SELECT config, image_id, row_number() OVER (ORDER BY {SORTS[sort]}) - 1 "
-        f"AS pos, count(*) OVER () AS n FROM cells c WHERE {sql}) WHERE config = ? AND image_id = ?",
-        [*params, config, image_id],
+    rank = SORTS[sort]
+    inside, before = cur.execute(
+        f"SELECT count(*) FILTER (c.{rank} = ?), count(*) FILTER (c.{rank} < ?) FROM cells c WHERE {sql}",
+        [mine[0][rank], mine[0][rank], *params],
     ).fetchone()
-    if row is None:
-        return None, count(cur, f)
-    return int(row[0]), int(row[1])
+    return (int(before) if inside else None), total
+
+
+_ROW_COLUMNS = PAGE_COLUMNS + ", " + ", ".join(SORTS.values())
+
+
+def _rows(cur, column: str, value: str) -> list[dict]:
+    """Rows whose `column` equals `value`, through the catalog's index (a single equality)."""
+    result = cur.execute(f"SELECT {_ROW_COLUMNS} FROM cells WHERE {column} = ?", [value])
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, r, strict=True)) for r in result.fetchall()]
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not k.startswith("ord_")}
 
 
 def get_row(cur, config: str, image_id: str) -> dict | None:
     """Every catalog column of one row, or None."""
-    frame = cur.execute(
-        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE config = ? AND image_id = ?", [config, image_id]
-    ).df()
-    return None if frame.empty else frame.iloc[0].to_dict()
+    rows = [r for r in _rows(cur, "image_id", image_id) if r["config"] == config]
+    return _public(rows[0]) if rows else None
 
 
 def find_row(cur, image_id: str) -> dict | None:
     """The row with this image id (pristine first when both configs have it), or None."""
-    frame = cur.execute(
-        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE image_id = ? ORDER BY config = 'pristine' DESC",
-        [image_id],
-    ).df()
-    return None if frame.empty else frame.iloc[0].to_dict()
+    rows = sorted(_rows(cur, "image_id", image_id), key=lambda r: r["config"] != "pristine")
+    return _public(rows[0]) if rows else None
 
 
 def source_of(cur, image_id: str) -> dict | None:
     """The pristine source row of a degraded image id (or the row itself if pristine)."""
-    frame = cur.execute(
-        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE config = 'pristine' AND image_id = "
-        "(SELECT cell_id FROM cells WHERE image_id = ? ORDER BY config = 'degraded' DESC LIMIT 1)",
-        [image_id],
-    ).df()
-    return None if frame.empty else frame.iloc[0].to_dict()
+    rows = sorted(_rows(cur, "image_id", image_id), key=lambda r: r["config"] == "pristine")
+    if not rows:
+        return None
+    sources = [r for r in _rows(cur, "image_id", rows[0]["cell_id"]) if r["config"] == "pristine"]
+    return _public(sources[0]) if sources else None
 
 
 def cell_rows(cur, cell_id: str) -> pd.DataFrame:
     """Every row of one cell: the pristine source and all degraded rows made from it."""
-    return cur.execute(
-        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE cell_id = ? ORDER BY config DESC, severity, image_id",
-        [cell_id],
-    ).df()
+    rows = sorted(
+        _rows(cur, "cell_id", cell_id),
+        key=lambda r: (r["config"] != "pristine", r["ord_severity"], r["image_id"]),
+    )
+    return pd.DataFrame(
+        [_public(r) for r in rows], columns=[c.strip() for c in PAGE_COLUMNS.split(",")]
+    )
 
 
 def patient_rows(cur, patient_hash: str) -> pd.DataFrame:
     """Every row of one patient, both configs."""
-    return cur.execute(
-        f"SELECT {PAGE_COLUMNS} FROM cells c WHERE patient_hash = ? ORDER BY label, image_id, config",
-        [patient_hash],
-    ).df()
+    rows = sorted(_rows(cur, "patient_hash", patient_hash), key=lambda r: r["ord_class"])
+    return pd.DataFrame(
+        [_public(r) for r in rows], columns=[c.strip() for c in PAGE_COLUMNS.split(",")]
+    )
 
 
 def original_label(cur, cell_id: str) -> str | None:

@@ -1,0 +1,105 @@
+"""Queries on the catalog: filters, pages in every sort, positions, sources, locations."""
+
+from __future__ import annotations
+
+import pytest
+
+from wbcreview import query
+from wbcreview.catalog import open_catalog
+
+ORDER_BY = {
+    "image id": "image_id, config",
+    "class": "label, image_id, config",
+    "patient": "patient_hash, image_id, config",
+    "severity": "CASE severity WHEN 'pristine' THEN 0 WHEN 'mild' THEN 1 WHEN 'moderate' THEN 2 ELSE 3 END, image_id, config",
+}
+
+
+@pytest.fixture(scope="module")
+def cur(demo_root):
+    cat = open_catalog(demo_root)
+    yield cat.cursor()
+    cat.close()
+
+
+@pytest.mark.parametrize("sort", list(query.SORTS))
+def test_pages_follow_the_sort_and_cover_every_row(cur, sort):
+    f = query.Filter(labels=("SNE", "LY", "PC"), configs=("degraded",))
+    sql, params = query.where(f)
+    expected = [r[0] + r[1] for r in cur.execute(
+        f"SELECT config, image_id FROM cells c WHERE {sql} ORDER BY {ORDER_BY[sort]}", params
+    ).fetchall()]  # fmt: skip
+    got = []
+    for offset in range(0, len(expected), 24):
+        page = query.page(cur, f, sort, 24, offset)
+        got += list(page["config"] + page["image_id"])
+    assert got == expected
+    assert query.count(cur, f) == len(expected)
+
+
+def test_position_matches_the_page(cur):
+    f = query.Filter(configs=("pristine",), splits=("phase2_train",))
+    page = query.page(cur, f, "class", 10, 30)
+    for i, row in enumerate(page.itertuples()):
+        assert query.position(cur, f, "class", row.config, row.image_id) == (
+            30 + i,
+            query.count(cur, f),
+        )
+    outside = cur.execute(
+        "SELECT image_id FROM cells WHERE split = 'phase1_train' LIMIT 1"
+    ).fetchone()[0]
+    assert query.position(cur, f, "class", "pristine", outside)[0] is None
+
+
+def test_source_of_a_degraded_image_is_its_pristine_row(cur):
+    image_id, original = cur.execute(
+        "SELECT image_id, original_image_id FROM cells WHERE config = 'degraded' LIMIT 1"
+    ).fetchone()
+    source = query.source_of(cur, image_id)
+    assert source["config"] == "pristine" and source["image_id"] == original
+    assert query.source_of(cur, original)["image_id"] == original
+    assert query.source_of(cur, "nope") is None
+    rows = query.cell_rows(cur, original)
+    assert rows["config"].iloc[0] == "pristine" and image_id in set(rows["image_id"])
+
+
+def test_facets_ignore_their_own_filter(cur):
+    f = query.Filter(labels=("SNE",), configs=("pristine",))
+    by_label = query.facet(cur, f, "label")
+    assert len(by_label) == 13 and by_label["SNE"] == query.count(cur, f)
+
+
+def test_filter_survives_url_parameters():
+    f = query.Filter(configs=("degraded",), labels=("PC", "PLY"), severities=("extreme",), patient="abc",
+                     image_id="0012", differs_from_original=True)  # fmt: skip
+    assert query.Filter.from_params(f.to_params()) == f
+    assert query.Filter.from_params({"labels": "PC,XYZ", "configs": "nope"}) == query.Filter(
+        labels=("PC",)
+    )
+
+
+def test_differs_filter_finds_the_changed_labels(cur):
+    n = query.count(cur, query.Filter(differs_from_original=True, configs=("pristine",)))
+    changed = cur.execute(
+        "SELECT count(*) FROM cells c JOIN original_labels o USING (image_id) "
+        "WHERE c.config = 'pristine' AND o.label <> c.label"
+    ).fetchone()[0]
+    assert n == changed > 0
+
+
+def test_locate_matches_the_catalog_for_every_row(demo_root):
+    with open_catalog(demo_root) as cat:
+        rows = (
+            cat.cursor()
+            .execute(
+                "SELECT image_id, config, shard_id, row, img_offset, img_length FROM cells ORDER BY random()"
+            )
+            .fetchall()
+        )
+        for config in ("pristine", "degraded"):
+            mine = [r for r in rows if r[1] == config]
+            assert cat.locate([r[0] for r in mine], config) == [tuple(r[2:]) for r in mine]
+            assert cat._locate_sql([r[0] for r in mine[:20]], config) == [
+                tuple(r[2:]) for r in mine[:20]
+            ]
+        assert cat.locate(["00000000x", "99999999"]) == [None, None]
