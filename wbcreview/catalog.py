@@ -69,8 +69,14 @@ def catalog_path(root: Path, fingerprint: str) -> Path:
 
 def remove(root: Path) -> None:
     """Delete every persisted catalog version of `root` (open handles keep reading theirs)."""
-    for old in config.catalog_dir().glob(f"{catalog_prefix(root)}-*.duckdb"):
+    for old in _versions(root):
         old.unlink(missing_ok=True)
+
+
+def _versions(root: Path) -> list[Path]:
+    """Every built catalog file of `root` (never another process's file being built)."""
+    pattern = re.compile(re.escape(catalog_prefix(root)) + r"-[0-9a-f]{16}\.duckdb")
+    return [p for p in config.catalog_dir().iterdir() if pattern.fullmatch(p.name)]
 
 
 def schema_problems(schema: pa.Schema) -> list[str]:
@@ -262,7 +268,7 @@ def ensure_built(root: Path, progress: Progress | None = None, rebuild: bool = F
     path = catalog_path(root, fingerprint)
     if rebuild or not path.is_file():
         _build(root, shards, path, fingerprint, progress)
-        for old in config.catalog_dir().glob(f"{catalog_prefix(root)}-*.duckdb"):
+        for old in _versions(root):
             if old != path:
                 old.unlink(missing_ok=True)  # readers of old versions keep their open file
     return fingerprint
@@ -296,7 +302,8 @@ CREATE TABLE cells (
 
 def _build(root: Path, shards: list[Shard], path: Path, fingerprint: str, progress) -> None:
     started = time.perf_counter()
-    tmp = path.with_name(f"{path.stem}.building-{os.getpid()}-{threading.get_ident()}.duckdb")
+    # A hidden name no cleanup pattern matches: another process may be cleaning up.
+    tmp = path.with_name(f".{path.stem}.building-{os.getpid()}-{threading.get_ident()}.duckdb")
     tmp.unlink(missing_ok=True)
     try:
         with duckdb.connect(str(tmp)) as con:
