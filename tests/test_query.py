@@ -9,7 +9,7 @@ from wbcreview.catalog import open_catalog
 
 ORDER_BY = {
     "image id": "image_id, config",
-    "class": "label, image_id, config",
+    "class": "list_position(['SNE','LY','MO','BL','EO','MY','BA','BNE','VLY','MMY','PMY','PC','PLY'], label), image_id, config",
     "patient": "patient_hash, image_id, config",
     "severity": "CASE severity WHEN 'pristine' THEN 0 WHEN 'mild' THEN 1 WHEN 'moderate' THEN 2 ELSE 3 END, image_id, config",
 }
@@ -103,3 +103,14 @@ def test_locate_matches_the_catalog_for_every_row(demo_root):
                 tuple(r[2:]) for r in mine[:20]
             ]
         assert cat.locate(["00000000x", "99999999"]) == [None, None]
+
+
+def test_patients_and_batched_original_labels(cur):
+    table = query.patients(cur)
+    assert table["rows"].sum() == query.count(cur, query.Filter())
+    assert table["patient_hash"].is_unique
+    changed = cur.execute(
+        "SELECT c.image_id, o.label FROM cells c JOIN original_labels o USING (image_id) "
+        "WHERE c.config = 'pristine' AND o.label <> c.label"
+    ).fetchall()
+    assert query.original_labels(cur, [i for i, _ in changed]) == dict(changed)

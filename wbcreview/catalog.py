@@ -30,11 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wbcreview import config, locator
-from wbcreview.release import DEGRADATION_PARAMS, METADATA_COLUMNS, ORIGINAL_LABELS_DIR
+from wbcreview.release import CLASS_CODES, DEGRADATION_PARAMS, METADATA_COLUMNS, ORIGINAL_LABELS_DIR
 from wbcreview.source import Shard, discover
 
 # Bump when the tables below change: older catalogs are rebuilt on open.
-CATALOG_VERSION = 3
+CATALOG_VERSION = 4
 
 Progress = Callable[[int, int, str], None]
 
@@ -366,7 +366,8 @@ def _build(root: Path, shards: list[Shard], path: Path, fingerprint: str, progre
 # top-N over integers (a few ms on 185K rows) instead of over strings (about 25 ms).
 SORT_COLUMNS = {
     "ord_id": "image_id, config",
-    "ord_class": "label, image_id, config",
+    # Classes in the release's order (by share), not alphabetically; unknown labels last.
+    "ord_class": f"coalesce(list_position({list(CLASS_CODES)!r}, label), 99), label, image_id, config",
     "ord_patient": "patient_hash, image_id, config",
     "ord_severity": "CASE severity WHEN 'pristine' THEN 0 WHEN 'mild' THEN 1 "
     "WHEN 'moderate' THEN 2 WHEN 'extreme' THEN 3 ELSE 4 END, image_id, config",

@@ -225,6 +225,28 @@ def original_label(cur, cell_id: str) -> str | None:
     return row[0] if row else None
 
 
+def original_labels(cur, cell_ids: list[str]) -> dict[str, str]:
+    """cell_id -> label in the original challenge label files, for the cells that have one."""
+    rows = cur.execute(
+        "SELECT image_id, any_value(label) FROM original_labels WHERE label IS NOT NULL "
+        "AND list_contains(?, image_id) GROUP BY image_id",
+        [list(cell_ids)],
+    ).fetchall()
+    return dict(rows)
+
+
+def patients(cur, f: Filter | None = None) -> pd.DataFrame:
+    """patient_hash, split, rows and cells of every patient (matching `f` if given)."""
+    sql, params = where(f or Filter())
+    result = cur.execute(
+        f"SELECT patient_hash, any_value(split) AS split, count(*) AS rows, "
+        f"count(DISTINCT cell_id) AS cells FROM cells c WHERE {sql} GROUP BY patient_hash "
+        "ORDER BY patient_hash",
+        params,
+    )
+    return pd.DataFrame.from_records(result.fetchall(), columns=[d[0] for d in result.description])
+
+
 def degradation_params(cur, image_id: str) -> dict[str, str]:
     """The row of metadata/degradation_params.csv for this image, whatever its columns."""
     frame = cur.execute("SELECT * FROM degradation_params WHERE image_id = ?", [image_id]).df()
