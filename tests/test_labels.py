@@ -80,12 +80,19 @@ def test_imported_label_files_drive_the_differs_filter(demo_copy, tmp_path):
     differing = sum(s["differing"] for s in summaries)
     assert differing > 0
     with open_catalog(demo_copy) as cat:
-        n = query.count(cat.cursor(), query.Filter(differs_from_original=True, configs=("pristine",)))
+        n = query.count(
+            cat.cursor(), query.Filter(differs_from_original=True, configs=("pristine",))
+        )
     assert n == differing
     # Importing the same files again adds nothing.
     import_label_files(demo_copy, moved)
     with open_catalog(demo_copy) as cat:
-        assert query.count(cat.cursor(), query.Filter(differs_from_original=True, configs=("pristine",))) == n
+        assert (
+            query.count(
+                cat.cursor(), query.Filter(differs_from_original=True, configs=("pristine",))
+            )
+            == n
+        )
 
 
 def test_import_rejects_every_bad_file_and_writes_nothing(demo_copy, tmp_path):
@@ -102,4 +109,6 @@ def test_import_rejects_every_bad_file_and_writes_nothing(demo_copy, tmp_path):
     assert "no such file" in str(exc.value)
     with pytest.raises(LabelFileError, match="none of its 1 IDs is a cell of this copy"):
         import_label_files(demo_copy, [good, other])
-    assert not imported_labels_dir(demo_copy).exists() or not any(imported_labels_dir(demo_copy).iterdir())
+    assert not imported_labels_dir(demo_copy).exists() or not any(
+        imported_labels_dir(demo_copy).iterdir()
+    )
