@@ -165,7 +165,11 @@ def test_a_link_reproduces_the_view_after_a_reload(page, app_server):
 def test_keyboard_pages_the_grid(page, app_server):
     open_page(page, app_server, "Browse")
     first = grid_ids(page)
+    # Focus the document first: a key press right after load can land before the
+    # page has focus on a loaded machine. Then wait for the URL, not a fixed delay.
+    page.get_by_role("heading", name="Browse").click()
     page.keyboard.press("ArrowRight")
+    page.wait_for_url(re.compile(r"[?&]page=2"), timeout=30_000)
     settle(page)
     assert params(page).get("page") == "2" and grid_ids(page) != first
     page.keyboard.press("ArrowLeft")
