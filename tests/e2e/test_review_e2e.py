@@ -1,0 +1,216 @@
+"""In a real browser: three annotators vote with the keyboard, consensus shows the cell agreed,
+an expert adjudicates, the audit lists it all, and everything survives a page reload and a
+server restart.
+
+Uses the server helpers of tests/e2e/conftest.py (system Chromium; skipped loudly without
+it, failed when WBCREVIEW_REQUIRE_E2E=1). Screenshots go to test-artifacts/e2e/review-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import build_copy, start_server, stop_server
+from wbcreview import catalog, review
+from wbcreview.demo import DEMO_MARKER
+
+pytestmark = pytest.mark.e2e
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+FIGURES_PAINTED = """() => {
+  const imgs = [...document.querySelectorAll('figure.wbc-fig img')];
+  return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+}"""
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """Wait until the run an action started is over and nothing on the page is stale."""
+    page.wait_for_timeout(250)
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout
+    )
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"review-{name}.png"))
+
+
+def no_exception(page, server) -> None:
+    boxes = page.locator("[data-testid='stException']")
+    if boxes.count():
+        pytest.fail(f"exception on {page.url}:\n{boxes.first.inner_text()}\n{server.output()}")
+
+
+def open_page(page, server, path: str) -> None:
+    page.goto(f"{server.url}/{path}")
+    settle(page)
+    no_exception(page, server)
+
+
+def sidebar_page(page, server, name: str) -> None:
+    """Go to another page through the sidebar, as a person does (the session is kept)."""
+    page.locator("[data-testid='stSidebarNav'] a", has_text=re.compile(rf"^{name}$")).click()
+    page.wait_for_url(re.compile(rf"/{name}"))
+    settle(page)
+    no_exception(page, server)
+
+
+def fill(page, key: str, text: str) -> None:
+    box = page.locator(f".st-key-{key} input")
+    box.fill(text)
+    box.press("Enter")
+    settle(page)
+
+
+def be(page, name: str, team: str, role: str) -> None:
+    """Choose who reviews in the sidebar, then leave the inputs so that keys reach the page."""
+    fill(page, "id_name", name)
+    fill(page, "id_team", team)
+    page.locator(".st-key-id_role").click()
+    page.get_by_role("option", name=role.capitalize(), exact=True).click()
+    settle(page)
+    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+
+
+def press(page, key: str) -> None:
+    page.keyboard.press(key)
+    settle(page)
+
+
+def cell_shown(page) -> str:
+    heading = page.locator("h4", has_text=re.compile(r"^Cell ")).first
+    return heading.inner_text().removeprefix("Cell ").strip()
+
+
+def metric(page, label: str) -> str:
+    """The value of the metric whose label is exactly `label`."""
+    name = page.locator("[data-testid='stMetricLabel']", has_text=re.compile(rf"^{label}$"))
+    box = page.locator("[data-testid='stMetric']", has=name).first
+    return box.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+@pytest.fixture
+def review_copy(tmp_path_factory, monkeypatch):
+    """A small copy that is not marked as the demo (so votes go to the real store)."""
+    base = tmp_path_factory.mktemp("e2e-review")
+    home = base / "home"
+    data = build_copy(base / "wbcbench", home, cells=120, seed=21)
+    (data / DEMO_MARKER).unlink()
+    monkeypatch.setenv("WBCREVIEW_HOME", str(home))
+    with catalog.open_catalog(data) as cat:
+        cells = review.catalog_cells(cat.cursor())
+    return base, data, home, cells
+
+
+def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
+    base, data, home, cells = review_copy
+    chosen = list(cells["cell_id"][:3])
+    label = dict(zip(cells["cell_id"], cells["label"], strict=True))
+    target = next(c for c in ("LY", "MO", "BL") if c != label[chosen[0]])
+    key = review.CLASS_KEYS[target]
+    server = start_server(data, home, base / "streamlit-1.log")
+    try:
+        open_page(page, server, "Review")
+        be(page, "Root", "Admins", "admin")
+        page.get_by_text("A list of image ids (CSV)").click()
+        settle(page)
+        area = page.locator(".st-key-rq_paste textarea")
+        area.fill("\n".join(chosen))
+        area.press("Control+Enter")
+        settle(page)
+        fill(page, "rq_name", "E2E cycle")
+        page.locator(".st-key-rq_create button").click()
+        settle(page)
+        expect(page.get_by_text("Queue E2E cycle created with 3 cells.")).to_be_visible()
+
+        for name, team in (("Ann", "Team 1"), ("Ben", "Team 2"), ("Cat", "Team 3")):
+            be(page, name, team, "annotator")
+            assert cell_shown(page) == chosen[0]
+            page.wait_for_function(FIGURES_PAINTED)
+            press(page, key)  # correct to the target class, with its key
+            no_exception(page, server)
+            expect(page.get_by_text(f"cell {chosen[0]} · Correct → {target}")).to_be_visible()
+            assert cell_shown(page) == chosen[1]
+        shot(page, "voted")
+
+        # Cat tries the other keys: keep the second cell, undo it, step back and forth.
+        press(page, "k")
+        assert cell_shown(page) == chosen[2]
+        press(page, "z")
+        assert cell_shown(page) == chosen[1]
+        expect(page.get_by_text("You have not voted on this cell.")).to_be_visible()
+        press(page, "ArrowLeft")
+        assert cell_shown(page) == chosen[0]
+        expect(page.get_by_text(f"Your vote: Correct → {target}")).to_be_visible()
+        press(page, "ArrowRight")
+        assert cell_shown(page) == chosen[1]
+
+        sidebar_page(page, server, "Consensus")
+        assert metric(page, "Agreed") == "1" and metric(page, "Votes") == "3"
+        shot(page, "consensus")
+
+        be(page, "Eve", "Experts", "adjudicator")
+        sidebar_page(page, server, "Adjudication")
+        assert cell_shown(page) == chosen[0]
+        fill(page, f"aj_note_{chosen[0]}", "agree with the three teams")
+        shot(page, "adjudication")
+        page.locator(".st-key-aj_decide button").click()
+        settle(page)
+        no_exception(page, server)
+        expect(
+            page.get_by_text(re.compile(rf"Decision saved for cell {chosen[0]}"))
+        ).to_be_visible()
+
+        sidebar_page(page, server, "Audit")
+        # 3 votes, Cat's keep and its undo, the decision
+        expect(page.get_by_text("6 of 6 rows")).to_be_visible()
+        shot(page, "audit")
+
+        # A reload loses the session, not the work: the next cell without a vote comes back.
+        page.reload()
+        settle(page)
+        be(page, "Ann", "Team 1", "annotator")
+        sidebar_page(page, server, "Review")
+        assert cell_shown(page) == chosen[1]
+        expect(page.get_by_text("1 of 3 cells voted")).to_be_visible()
+    finally:
+        stop_server(server)
+
+    server = start_server(data, home, base / "streamlit-2.log")
+    try:
+        open_page(page, server, "Review?queue=1")
+        be(page, "Ben", "Team 2", "annotator")
+        assert cell_shown(page) == chosen[1]
+        expect(page.get_by_text("1 of 3 cells voted")).to_be_visible()
+        press(page, "u")
+        expect(page.get_by_text(f"cell {chosen[1]} · Unsure")).to_be_visible()
+        page.wait_for_function(FIGURES_PAINTED)
+        shot(page, "after-restart")
+        be(page, "Eve", "Experts", "adjudicator")
+        sidebar_page(page, server, "Consensus")
+        assert metric(page, "Adjudicated") == "1" and metric(page, "Votes") == "4"
+        sidebar_page(page, server, "Audit")
+        expect(page.get_by_text("7 of 7 rows")).to_be_visible()
+    finally:
+        stop_server(server)
+
+
+def test_the_demo_store_shows_on_every_review_page(page, app_server):
+    """The demo copy's separate store: seeded on first use and marked DEMO DATA everywhere."""
+    open_page(page, app_server, "Review")
+    be(page, "Eve", "Experts", "adjudicator")
+    expect(page.get_by_text("DEMO DATA").first).to_be_visible()
+    page.wait_for_function(FIGURES_PAINTED)
+    shot(page, "demo-review")
+    for name in ("Consensus", "Adjudication", "Audit"):
+        sidebar_page(page, app_server, name)
+        expect(page.get_by_text("DEMO DATA").first).to_be_visible()
+        page.wait_for_timeout(800)  # let the tables and charts paint
+        shot(page, f"demo-{name.lower()}")

@@ -1,0 +1,417 @@
+"""AppTest: the Review, Consensus, Adjudication and Audit pages, through a full review cycle.
+
+Each test has its own WBCREVIEW_HOME (so its own demo store) and its own review store
+(WBCREVIEW_DB); identities are switched through the sidebar widgets, as a person would.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from wbcreview import catalog, query, review
+from wbcreview.store import Reviewer, Store, StoreUnavailable
+from wbcreview.ui import review as review_ui
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+REVIEW, CONSENSUS, ADJUDICATION, AUDIT = (
+    "pages/5_Review.py",
+    "pages/6_Consensus.py",
+    "pages/7_Adjudication.py",
+    "pages/8_Audit.py",
+)
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module():
+    """AppTest makes its script `__main__`; put the real one back, or a later
+    multiprocessing spawn (the demo builder's) would import a deleted temp script."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
+@pytest.fixture(scope="module")
+def cells(demo_root):
+    """The demo copy's cells with their labels, first by id."""
+    with catalog.open_catalog(demo_root) as cat:
+        return review.catalog_cells(cat.cursor())
+
+
+@pytest.fixture
+def db_url(demo_root, tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'reviews.sqlite'}"
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
+    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WBCREVIEW_DB", url)
+    return url
+
+
+class App:
+    """An AppTest session: one browser tab of one person."""
+
+    def __init__(self) -> None:
+        self.at = AppTest.from_file(APP, default_timeout=120)
+        self.run()
+
+    def run(self) -> App:
+        self.at.run()
+        assert not self.at.exception, self.at.exception[0].message if self.at.exception else ""
+        return self
+
+    def goto(self, page: str, **params) -> App:
+        self.at.switch_page(page)
+        self.at.query_params.clear()
+        self.at.query_params.update(params)
+        return self.run()
+
+    def be(self, name: str, team: str = "", role: str = "annotator") -> App:
+        self.at.text_input(key="id_name").input(name)
+        self.at.text_input(key="id_team").input(team)
+        self.at.selectbox(key="id_role").select(role)
+        return self.run()
+
+    def real_store(self) -> App:
+        self.at.toggle(key="id_demo_store").set_value(False)
+        return self.run()
+
+    def click(self, key: str) -> App:
+        self.at.button(key=key).click()
+        return self.run()
+
+    def text(self) -> str:
+        parts = []
+        for kind in ("markdown", "caption", "info", "error", "success", "warning", "text"):
+            parts += [str(e.value) for e in self.at.get(kind)]
+        return "\n".join(parts)
+
+    def html(self) -> str:
+        return "\n".join(h.value for h in self.at.get("html"))
+
+    def cell_shown(self) -> str:
+        for m in self.at.markdown:
+            hit = re.match(r"#### Cell `([^`]+)`", m.value)
+            if hit:
+                return hit.group(1)
+        raise AssertionError(f"no cell shown:\n{self.text()}")
+
+    def create_queue(self, ids: list[str], name: str = "Cycle", **options) -> App:
+        self.at.radio(key="rq_kind").set_value("import")
+        self.run()
+        self.at.text_area(key="rq_paste").input("\n".join(ids))
+        self.at.text_input(key="rq_name").input(name)
+        for key, value in options.items():
+            self.at.checkbox(key=key).set_value(value)
+        return self.click("rq_create")
+
+
+def test_a_full_cycle_three_votes_agreed_adjudicated_and_audited(db_url, cells):
+    chosen = list(cells["cell_id"][:3])
+    label = dict(zip(cells["cell_id"], cells["label"], strict=True))
+    target = next(c for c in ("LY", "MO", "BL") if c != label[chosen[0]])
+
+    app = App().goto(REVIEW).real_store().be("Root", "Admins", "admin")
+    assert "Review store: `sqlite+pysqlite:///" in app.text() and "DEMO DATA" not in app.text()
+    app.create_queue(chosen)
+    assert "Queue `Cycle` created with 3 cells." in app.text()
+    assert app.at.query_params["queue"] == ["1"] or app.at.query_params["queue"] == "1"
+
+    for name, team in (("Ann", "Team 1"), ("Ben", "Team 2"), ("Cat", "Team 3")):
+        app.be(name, team, "annotator")
+        assert app.cell_shown() == chosen[0]
+        assert "You have not voted on this cell." in app.text()
+        app.at.text_input(key=f"rv_comment_{chosen[0]}").input(f"{name}: looks like {target}")
+        app.click(f"rv_class_{target}")
+        assert f"cell {chosen[0]} · Correct → {target}" in app.text()
+        assert app.cell_shown() == chosen[1]  # moved on to the next cell without a vote
+
+    with Store.open(db_url) as store:
+        votes = store.current_votes()
+    assert sorted(votes["reviewer"]) == ["Ann", "Ben", "Cat"]
+    assert set(votes["label"]) == {target} and set(votes["queue_id"]) == {1}
+
+    app.goto(CONSENSUS)  # still Cat, an annotator: sees the cell she voted on
+    table = app.at.dataframe[0].value
+    row = table[table["cell_id"] == chosen[0]].iloc[0]
+    assert row["status"] == "agreed" and row["votes"] == 3
+    assert row["leading"] == review.describe_decision("correct", target)
+    assert {m.label: m.value for m in app.at.metric}["Agreed"] == "1"
+
+    app.be("Eve", "Experts", "adjudicator").goto(ADJUDICATION)
+    assert app.cell_shown() == chosen[0]
+    votes_table = app.at.dataframe[1].value
+    assert sorted(votes_table["comment"]) == [
+        f"{n}: looks like {target}" for n in ("Ann", "Ben", "Cat")
+    ]
+    app.at.text_input(key=f"aj_note_{chosen[0]}").input("agree with the teams")
+    app.click("aj_decide")
+    assert f"Decision saved for cell `{chosen[0]}`" in app.text()
+
+    app.goto(CONSENSUS)
+    table = app.at.dataframe[0].value
+    row = table[table["cell_id"] == chosen[0]].iloc[0]
+    assert row["status"] == "adjudicated" and row["adjudicated_by"] == "Eve"
+
+    app.goto(AUDIT)
+    log = app.at.dataframe[0].value
+    assert sorted(log["who"]) == ["Ann", "Ben", "Cat", "Eve"]
+    assert list(log["kind"]).count("adjudication") == 1
+    assert "agree with the teams" in set(log["text"])
+    assert app.at.selectbox(key="au_history_cell").value == chosen[0]
+    history = app.at.dataframe[1].value
+    assert list(history["who"]) == ["Ann", "Ben", "Cat", "Eve"]
+    assert history["decision"].iloc[-1] == review.describe_decision("correct", target)
+
+
+def test_roles_decide_what_a_page_offers(db_url, cells):
+    app = App().goto(REVIEW).real_store()
+    assert "Enter your name in the sidebar to start reviewing." in app.text()
+    app.be("Ann", "Team 1", "annotator")
+    assert not app.at.expander  # no "New queue" for an annotator
+    assert "an admin creates one" in app.text()
+    app.goto(REVIEW, labels="PLY")
+    assert "an admin makes it a queue" in app.text()
+    app.goto(ADJUDICATION)
+    assert app.at.error and "Adjudication is for the adjudicator and admin roles" in app.text()
+    assert not app.at.dataframe
+    app.be("Eve", "", "adjudicator")
+    assert not app.at.error
+    app.goto(REVIEW)
+    assert not app.at.expander  # adjudicators vote and adjudicate; admins make queues
+    for page in (CONSENSUS, AUDIT):
+        app.be("", "", "annotator").goto(page)
+        assert not app.at.dataframe and "Enter your name" in app.text()
+
+
+def test_a_queue_from_the_browse_filter(db_url, demo_root):
+    app = App().goto(REVIEW, labels="PLY", splits="phase2_train").real_store()
+    app.be("Root", "", "admin")
+    assert "Browse filter: **class PLY · split phase2\\_train**" in app.text()
+    app.click("rq_create")
+    assert "created with" in app.text()
+    with Store.open(db_url) as store:
+        queue = store.queue(1)
+        cells = store.queue_cells(1)
+    assert queue.kind == "filter" and queue.definition["filter"] == {
+        "labels": "PLY",
+        "splits": "phase2_train",
+    }
+    assert queue.name.startswith("Filter: class PLY · split phase2_train")
+    with catalog.open_catalog(demo_root) as cat:
+        f = query.Filter(labels=("PLY",), splits=("phase2_train",))
+        assert cells == review.cells_for_filter(cat.cursor(), f) and cells
+
+
+def test_an_import_with_unknown_ids_names_them_by_line_and_makes_no_queue(db_url, cells):
+    app = App().goto(REVIEW).real_store().be("Root", "", "admin")
+    app.create_queue([cells["cell_id"][0], "nope", "<b>x</b>"])
+    assert "The queue was not created" in app.text()
+    assert "line 2: 'nope'" in app.text() and "line 3:" in app.text()
+    with Store.open(db_url) as store:
+        assert store.list_queues().empty
+
+
+def test_a_reload_resumes_at_the_next_cell_without_a_vote(db_url, cells):
+    chosen = list(cells["cell_id"][:3])
+    app = App().goto(REVIEW).real_store().be("Root", "", "admin")
+    app.create_queue(chosen)
+    app.be("Ann", "Team 1")
+    app.click("rv_keep")
+    app.click("rv_unsure")
+    assert app.cell_shown() == chosen[2]
+
+    again = App().goto(REVIEW, queue="1").real_store().be("Ann", "Team 1")
+    assert again.cell_shown() == chosen[2]
+    assert "**2** of 3 cells voted · cell **3** of 3" in again.at.get("progress")[0].proto.text
+
+    again.click("rv_prev")
+    assert again.cell_shown() == chosen[1]
+    assert "Your vote: **Unsure**" in again.text()
+    again.click("rv_undo")  # undoes the last vote in the queue, and goes to its cell
+    assert again.cell_shown() == chosen[1]
+    assert "You have not voted on this cell." in again.text()
+    again.click("rv_class_PC")
+    with Store.open(db_url) as store:
+        mine = store.current_votes(reviewer="Ann").set_index("cell_id")
+    assert mine.loc[chosen[0], "action"] == "retain"
+    assert (
+        mine.loc[chosen[1], "label"] == "PC"
+        or cells.set_index("cell_id").loc[chosen[1], "label"] == "PC"
+    )
+
+
+def test_hide_label_keeps_the_label_back_until_the_vote(db_url, cells):
+    chosen = list(cells["cell_id"][:2])
+    label = cells.set_index("cell_id").loc[chosen[0], "label"]
+    app = App().goto(REVIEW).real_store().be("Root", "", "admin")
+    app.create_queue(chosen, rq_hide=True)
+    app.be("Ann")
+    assert "Current label hidden" in app.text() and f"Current label: **{label}**" not in app.text()
+    keys = {b.key for b in app.at.button}
+    assert "rv_keep" not in keys and "rv_class_SNE" in keys
+    app.click(f"rv_class_{label}")  # the class the cell has: stored as a retain
+    app.click("rv_prev")
+    assert f"Current label: **{label}**" in app.text() and "Your vote: **Keep label**" in app.text()
+
+
+def test_an_unreachable_database_keeps_the_vote_for_retry(db_url, cells, monkeypatch):
+    chosen = list(cells["cell_id"][:2])
+    app = App().goto(REVIEW).real_store().be("Root", "", "admin")
+    app.create_queue(chosen)
+    app.be("Ann", "Team 1")
+
+    real = Store.add_vote
+    down = {"on": True}
+
+    def flaky(self, *args, **kwargs):
+        if down["on"]:
+            raise StoreUnavailable("the review database is unreachable (test): retry")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "add_vote", flaky)
+    app.click("rv_class_MO")
+    assert "was **NOT saved**" in app.text()
+    pending = app.at.session_state[review_ui._PENDING]
+    assert pending["cell_id"] == chosen[0] and pending["label"] in ("MO", None)
+    assert app.at.button(key="rv_class_LY").disabled  # no new vote before this one is saved
+    assert app.cell_shown() == chosen[0]
+    app.click("rv_retry")  # still down: still kept, same uid
+    assert app.at.session_state[review_ui._PENDING]["uid"] == pending["uid"]
+
+    down["on"] = False
+    app.click("rv_retry")
+    assert "NOT saved" not in app.text() and review_ui._PENDING not in app.at.session_state
+    assert app.cell_shown() == chosen[1]
+    with Store.open(db_url) as store:
+        votes = store.votes_frame()
+    assert list(votes["uid"]) == [pending["uid"]]
+
+
+def test_a_database_that_cannot_be_reached_is_one_clear_message(demo_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
+    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WBCREVIEW_DB", "postgresql+psycopg://u@127.0.0.1:1/x")
+    app = App().goto(REVIEW).real_store()
+    assert app.at.error and "The review database cannot be reached" in app.text()
+
+
+def test_accepting_agreed_decisions_asks_for_confirmation(db_url, cells):
+    chosen = list(cells["cell_id"][:3])
+    app = App().goto(REVIEW).real_store().be("Root", "", "admin")
+    app.create_queue(chosen)
+    for name in ("Ann", "Ben", "Cat"):
+        app.be(name)
+        app.click("rv_keep").click("rv_keep")  # two agreed cells; the third stays pending
+    app.be("Eve", "", "adjudicator").goto(ADJUDICATION)
+    assert "**2** agreed cells in this list have no final decision yet" in app.text()
+    app.click("aj_accept")
+    counts = app.at.dataframe[0].value
+    assert dict(zip(counts["decision"], counts["cells"], strict=True)) == {"Keep label": 2}
+    app.click("aj_accept_cancel")
+    with Store.open(db_url) as store:
+        assert store.current_adjudications().empty
+    app.click("aj_accept")
+    app.at.text_input(key="aj_accept_note").input("spot-checked")
+    app.click("aj_accept_confirm")
+    assert "Accepted 2 agreed decisions." in app.text()
+    with Store.open(db_url) as store:
+        decided = store.current_adjudications()
+    assert sorted(decided["cell_id"]) == sorted(chosen[:2])
+    assert set(decided["basis"]) == {"consensus"} and set(decided["note"]) == {"spot-checked"}
+
+    app.at.multiselect(key="aj_status").set_value(["adjudicated"])
+    app.run()
+    first = app.cell_shown()
+    assert "Final decision: **Keep label** by Eve" in app.text()
+    app.click("aj_undo")  # an undo row; the cell is agreed again, not decided
+    assert f"Decision on cell `{first}` undone." in app.text()
+    with Store.open(db_url) as store:
+        assert list(store.current_adjudications()["cell_id"]) == [
+            c for c in chosen[:2] if c != first
+        ]
+        assert len(store.adjudications_frame()) == 3
+
+
+def test_the_demo_store_is_seeded_and_marked_on_every_page(demo_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
+    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("WBCREVIEW_DB", raising=False)
+    app = App().goto(REVIEW).be("Eve", "", "adjudicator")
+    for page in (REVIEW, CONSENSUS, ADJUDICATION, AUDIT):
+        app.goto(page)
+        assert "**DEMO DATA**" in app.text(), page
+    assert "demo-reviews.sqlite" in app.text()
+    app.goto(CONSENSUS)
+    metrics = {m.label: m.value for m in app.at.metric}
+    assert int(metrics["Cells with votes"].replace(",", "")) > 100
+    app.goto(REVIEW)
+    assert app.at.selectbox(key="rv_queue").value == 1
+    app.real_store()
+    assert "DEMO DATA" not in app.text()
+
+
+def test_user_text_is_shown_as_text_never_as_html(db_url, cells):
+    chosen = list(cells["cell_id"][:1])
+    payload = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    app = App().goto(REVIEW).real_store().be("Root", "", "admin")
+    app.create_queue(chosen, name=f"queue {payload}")
+    app.be(f"Mallory {payload}"[:80], "Team <b>x</b>")
+    app.at.text_input(key=f"rv_comment_{chosen[0]}").input(payload)
+    app.click("rv_keep")  # a queue of one cell: it stays on it, now voted
+    assert "Your vote: **Keep label**" in app.text()
+    assert payload in [t.value for t in app.at.text]  # st.text: shown, never interpreted
+    for page in (REVIEW, CONSENSUS, AUDIT):
+        app.goto(page)
+        assert "<script>" not in app.html() and "onerror" not in app.html(), page
+        for m in app.at.markdown:
+            assert "<script>" not in m.value and "<img" not in m.value, page
+    log = app.at.dataframe[0].value
+    assert payload in set(log["text"])
+
+
+def test_the_reviewer_comes_from_the_session_and_blank_names_are_nobody(db_url):
+    app = App().goto(REVIEW).real_store().be("   ")
+    assert "Enter your name to review." in app.text()
+    app.be("Ann", "Team 1", "admin")
+    assert app.at.session_state["wbc_identity"] == {
+        "name": "Ann",
+        "team": "Team 1",
+        "role": "admin",
+    }
+    assert Reviewer("Ann", "Team 1", "admin") == Reviewer(
+        *app.at.session_state["wbc_identity"].values()
+    )
+
+
+def _cell_page(cell_id: str) -> None:
+    """What the Cell page will do: show a cell's review history (run by AppTest)."""
+    import streamlit as st
+
+    from wbcreview.ui import review as review_ui
+
+    if st.session_state.get("as"):
+        st.session_state["wbc_identity"] = dict(st.session_state["as"])
+    review_ui.cell_history(cell_id)
+
+
+def test_cell_history_for_the_cell_page_follows_blind_review(db_url, cells):
+    cell = cells["cell_id"][0]
+    with Store.open(db_url) as store:
+        store.add_vote(Reviewer("Ann", "Team 1", "annotator"), cell, "retain", comment="<b>x</b>")
+        store.adjudicate(Reviewer("Eve", "", "adjudicator"), cell, "retain", note="fine")
+    at = AppTest.from_function(_cell_page, args=(cell,), default_timeout=60)
+    at.session_state["wbc_demo_store"] = False  # the real store, as chosen on a review page
+    at.run()
+    assert not at.exception
+    assert any("Choose who you are" in c.value for c in at.caption)
+    at.session_state["as"] = {"name": "Ben", "team": "", "role": "annotator"}
+    at.run()
+    assert not at.dataframe and "must vote on cell" in at.info[0].value  # blind: vote first
+    at.session_state["as"] = {"name": "Eve", "team": "", "role": "adjudicator"}
+    at.run()
+    history = at.dataframe[0].value
+    assert list(history["who"]) == ["Ann", "Eve"] and list(history["text"]) == ["<b>x</b>", "fine"]
