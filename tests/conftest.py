@@ -27,6 +27,18 @@ def isolated_home(session_home, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def restore_main_module():
+    """AppTest makes its script `__main__` and does not put the old one back; worker
+    processes started later (the demo builder's pool) would then import a deleted script."""
+    import sys
+
+    saved = sys.modules.get("__main__")
+    yield
+    if saved is not None:
+        sys.modules["__main__"] = saved
+
+
+@pytest.fixture(autouse=True)
 def clear_streamlit_caches():
     """Streamlit caches live in the process: clear both around every test."""
     import streamlit as st
