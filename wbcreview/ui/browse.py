@@ -414,6 +414,13 @@ def browse(cur, cat: Catalog, state: BrowseState) -> None:
         "Click a cell to open it (Ctrl/⌘-click opens a new tab). ← / → change the page. "
         "The address bar holds the filters: copy it to share this view."
     )
+    st.page_link(
+        "pages/5_Review.py",
+        label=f"Review these {total:,} rows as a queue",
+        icon=":material/how_to_vote:",
+        query_params=f.to_params(),
+        help="Opens the Review page with this filter; an admin turns it into a review queue.",
+    )
 
 
 # --- the Cell page ----------------------------------------------------------------------------
