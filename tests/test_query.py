@@ -114,3 +114,16 @@ def test_patients_and_batched_original_labels(cur):
         "WHERE c.config = 'pristine' AND o.label <> c.label"
     ).fetchall()
     assert query.original_labels(cur, [i for i, _ in changed]) == dict(changed)
+
+
+def test_status_filter_matches_only_the_resolved_cells(cur):
+    some = tuple(
+        r[0]
+        for r in cur.execute(
+            "SELECT image_id FROM cells WHERE config = 'pristine' LIMIT 3"
+        ).fetchall()
+    )
+    f = query.Filter(statuses=("agreed",), configs=("pristine",))
+    assert query.count(cur, f) == 0  # unresolved: nothing, never everything
+    assert query.count(cur, f.replace(status_cells=some)) == 3
+    assert query.Filter.from_params(f.to_params()) == f

@@ -66,6 +66,18 @@ SETTINGS: tuple[Setting, ...] = (
         "1",
         "1: an annotator sees others' votes on a cell only after voting on it; 0: always.",
     ),
+    Setting(
+        "WBCREVIEW_AUTH",
+        "none",
+        "Sign-in: none (local mode, one machine), password (names and bcrypt hashes from "
+        "WBCREVIEW_USERS) or oidc (Streamlit st.login with [auth] in .streamlit/secrets.toml).",
+    ),
+    Setting(
+        "WBCREVIEW_USERS",
+        "",
+        "Users file (YAML: name, team, role, e-mail, bcrypt hash), kept outside the "
+        "repository. Unset: <WBCREVIEW_HOME>/users.yaml.",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -13,6 +13,8 @@ import pandas as pd
 from wbcreview.images import ImageRequest
 from wbcreview.release import CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
 
+REVIEW_STATUSES = ("pending", "agreed", "disputed", "adjudicated")
+
 
 class QueryError(Exception):
     """A filter or sort that cannot be asked."""
@@ -42,14 +44,18 @@ class Filter:
     patient: str | None = None
     image_id: str | None = None  # a prefix of the image id (or of its source's id)
     differs_from_original: bool = False
+    # Review statuses (pending, agreed, disputed, adjudicated): the caller resolves them to
+    # the cells that have them in `status_cells` (the catalog knows no votes).
+    statuses: tuple[str, ...] = ()
     cell_ids: tuple[str, ...] = field(default=(), repr=False)  # restrict to these cells
+    status_cells: tuple[str, ...] | None = field(default=None, repr=False)
 
     def to_params(self) -> dict[str, str]:
         """URL query parameters for this filter (lists comma-separated, defaults left out)."""
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "cell_ids" or value in ((), None, False, ""):
+            if f.name in ("cell_ids", "status_cells") or value in ((), None, False, ""):
                 continue
             out[f.name] = (
                 ",".join(value)
@@ -74,6 +80,7 @@ class Filter:
             patient=(params.get("patient") or None),
             image_id=(params.get("image_id") or None),
             differs_from_original=params.get("differs_from_original") in ("1", "true", "True"),
+            statuses=many("statuses", REVIEW_STATUSES),
         )
 
     def replace(self, **changes) -> Filter:
@@ -107,6 +114,10 @@ def where(f: Filter) -> tuple[str, list]:
     if f.cell_ids:
         clauses.append("list_contains(?, c.cell_id)")
         params.append(list(f.cell_ids))
+    if f.statuses:
+        # Unresolved statuses match nothing rather than everything.
+        clauses.append("list_contains(?, c.cell_id)")
+        params.append(list(f.status_cells or ()))
     return " AND ".join(clauses), params
 
 

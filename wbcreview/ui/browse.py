@@ -187,6 +187,7 @@ _W = {
     "patient": "bf_patient",
     "image_id": "bf_image_id",
     "differs": "bf_differs",
+    "statuses": "bf_statuses",
     "sort": "bf_sort",
     "size": "bf_size",
 }
@@ -207,6 +208,7 @@ def view_state() -> BrowseState:
         st.session_state[_W["patient"]] = f.patient
         st.session_state[_W["image_id"]] = f.image_id or ""
         st.session_state[_W["differs"]] = f.differs_from_original
+        st.session_state[_W["statuses"]] = list(f.statuses)
         st.session_state[_W["sort"]] = state.sort
         st.session_state[_W["size"]] = state.size
         st.session_state[_SIG] = state.signature()
@@ -223,6 +225,7 @@ def _state_from_widgets(keep_cell: bool) -> BrowseState:
         patient=ss.get(_W["patient"]) or None,
         image_id=(ss.get(_W["image_id"]) or "").strip() or None,
         differs_from_original=bool(ss.get(_W["differs"])),
+        statuses=tuple(ss.get(_W["statuses"]) or ()),
     )
     current = BrowseState.from_params(st.query_params.to_dict())
     return BrowseState(
@@ -264,6 +267,15 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
         state = state.replace(filter=f)
         st.session_state[_W["patient"]] = None
     kwargs = {"on_change": _on_filter_change, "args": (keep_cell,)}
+    status_counts = _review_statuses(cat)
+    if f.statuses:
+        if status_counts is None:
+            st.warning("The review status filter is for adjudicators: it is left out.")
+            f = f.replace(statuses=())
+        else:
+            wanted = set(f.statuses)
+            f = f.replace(status_cells=tuple(c for c, s in status_counts.items() if s in wanted))
+        state = state.replace(filter=f)
     facets = {c: _facet(cur, fp, f, c) for c in ("config", "split", "label", "severity")}
     differs_n = _count(cur, fp, f.replace(differs_from_original=True))
     by_patient = dict(zip(patients["patient"], patients["split"], strict=True))
@@ -327,6 +339,17 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
             key=_W["differs"],
             **kwargs,
         )
+        if status_counts is not None:
+            tally = pd.Series(list(status_counts.values()), dtype=object).value_counts()
+            st.multiselect(
+                "Review status",
+                query.REVIEW_STATUSES,
+                key=_W["statuses"],
+                format_func=lambda s: f"{s}  ({int(tally.get(s, 0)):,} cells)",
+                placeholder="Any (reviewed or not)",
+                help="From the decision store: pending, agreed, disputed or adjudicated cells.",
+                **kwargs,
+            )
         st.header("View")
         st.selectbox(
             "Sort by",
@@ -340,6 +363,18 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
         )
         st.button("Clear filters", key="bf_clear", on_click=_on_clear, args=(keep_cell,))
     return state
+
+
+def _review_statuses(cat: Catalog) -> dict[str, str] | None:
+    """cell_id -> review status from the decision store, or None when the session's
+    reviewer may not see consensus (blind review: annotators see no one else's votes)."""
+    from wbcreview.store import can
+    from wbcreview.ui import review as review_ui
+
+    reviewer = review_ui.current_reviewer()
+    if reviewer is None or not can(reviewer, "see_all_votes"):
+        return None
+    return review_ui.review_statuses(cat)
 
 
 def ignored_warning(state: BrowseState) -> None:

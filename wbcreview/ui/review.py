@@ -234,6 +234,23 @@ def _consensus_data(_store: Store, url: str, who: tuple, fingerprint: str, _cell
     return votes, adjudications, table
 
 
+def review_statuses(cat: Catalog) -> dict[str, str]:
+    """cell_id -> consensus status (pending, agreed, disputed, adjudicated) of every voted
+    cell in the session's store; for the Browse filter. Empty when no store is reachable."""
+    reviewer = current_reviewer()
+    try:
+        src = source.resolve(None)
+    except (source.SourceError, config.SettingError):
+        return {}
+    store = open_store(src, cat)
+    if store is None or reviewer is None:
+        return {}
+    cells = _cells(cat.cursor(), cat.fingerprint)
+    who = (reviewer.name, reviewer.team, reviewer.role)
+    _votes, _adj, table = _consensus_data(store, store.url, who, cat.fingerprint, cells)
+    return dict(zip(table["cell_id"], table["status"], strict=True))
+
+
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with missing text shown as blank instead of 'None'."""
     text = [
