@@ -341,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=7, help="repetitions per measure (median shown)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_bench)
+
+    from wbcreview import triage_cli
+
+    triage_cli.add_parsers(sub)
     return parser
 
 
