@@ -132,6 +132,25 @@ def was_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     }
 
 
+def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
+    """Cell key -> a short note under the tile: "was XX" and the suspect rank, if any."""
+    from wbcreview.ui import triage as triage_ui
+
+    notes = was_notes(cur, cat, rows)
+    try:
+        ranking = triage_ui.suspect_ranking(cat)
+    except Exception:  # a broken prediction file must not break browsing; Triage says why
+        ranking = None
+    if ranking is None or rows.empty:
+        return notes
+    rank = dict(zip(ranking["cell_id"], ranking["rank"], strict=True))
+    for c, i, cid in zip(rows["config"], rows["image_id"], rows["cell_id"], strict=True):
+        if cid in rank and rank[cid] <= max(50, len(rank) // 20):  # the top 5 %
+            key = gallery.cell_key(c, i)
+            notes[key] = " · ".join(filter(None, [notes.get(key), f"suspect #{rank[cid]}"]))
+    return notes
+
+
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _patients(_cur, fingerprint: str) -> pd.DataFrame:
     """Every patient: hash, split, pristine cells, rows. (Belongs in query.py; see report.)"""
@@ -438,7 +457,7 @@ def browse(cur, cat: Catalog, state: BrowseState) -> None:
     uris = thumb_uris(cat, rows)
     link = state.to_params(cell=False)
     tiles = gallery.tiles_from_rows(
-        rows, uris, link_params=link, current=state.cell, notes=was_notes(cur, cat, rows)
+        rows, uris, link_params=link, current=state.cell, notes=tile_notes(cur, cat, rows)
     )
     st.html(gallery.grid_html(tiles, THUMB_PX))
     if pages > 1:
