@@ -47,3 +47,14 @@ def test_missing_data_folder_is_one_clear_error(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "does not exist" in at.error[0].value
+
+
+PAGES = sorted(
+    p.relative_to(Path(APP).parent).as_posix() for p in (Path(APP).parent / "pages").glob("*.py")
+)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_the_demo_without_an_exception(app, page):
+    app.switch_page(page).run()
+    assert not app.exception, f"{page}: {app.exception}"

@@ -415,3 +415,25 @@ def test_cell_history_for_the_cell_page_follows_blind_review(db_url, cells):
     at.run()
     history = at.dataframe[0].value
     assert list(history["who"]) == ["Ann", "Eve"] and list(history["text"]) == ["<b>x</b>", "fine"]
+
+
+def test_consensus_page_shows_calibration_accuracy_and_the_weighted_rule(db_url, cells):
+    from wbcreview.store import Reviewer, Store
+
+    admin = Reviewer("Admin", "Lab", "admin")
+    good, bad = Reviewer("good", "T1", "annotator"), Reviewer("bad", "T2", "annotator")
+    third = Reviewer("third", "T3", "annotator")
+    picked = cells.head(6)
+    with Store.open(db_url) as store:
+        for cell, label in zip(picked["cell_id"], picked["label"], strict=True):
+            store.add_calibration(admin, cell, "retain", label=label)
+            store.add_vote(good, cell, "retain")
+            store.add_vote(bad, cell, "correct", label="PLY" if label != "PLY" else "PC")
+            store.add_vote(third, cell, "retain")
+    app = App().goto(CONSENSUS).be("Expert", "Lab", "adjudicator").real_store()
+    text = app.text()
+    assert "Calibration cells: each annotator's accuracy" in text
+    frames = [f.value for f in app.at.dataframe]
+    overall = next(f for f in frames if "reviewer" in f.columns and "accuracy" in f.columns)
+    by_name = dict(zip(overall["reviewer"], overall["accuracy"], strict=True))
+    assert by_name["good"] == 1.0 and by_name["bad"] == 0.0

@@ -542,18 +542,19 @@ def calibration_accuracy(
     columns = ["reviewer", "team", "category", "cells", "correct", "accuracy"]
     if calibration.empty or votes.empty:
         return pd.DataFrame(columns=columns)
-    answers = {
-        c: _outcome(a, lab, lab)
-        for c, a, lab in zip(
-            calibration["cell_id"], calibration["action"], calibration["label"], strict=True
-        )
-    }
     current = _labels(labels).to_dict()
     for c, a, lab in zip(
         calibration["cell_id"], calibration["action"], calibration["label"], strict=True
     ):
         if a == "retain" and c not in current:
             current[c] = lab
+    # A 'retain' answer has no label of its own: it keeps the cell's current label.
+    answers = {
+        c: _outcome(a, lab, current.get(c, lab) if a == "retain" else lab)
+        for c, a, lab in zip(
+            calibration["cell_id"], calibration["action"], calibration["label"], strict=True
+        )
+    }
     d = decisions(votes[votes["cell_id"].isin(answers)], current)
     if d.empty:
         return pd.DataFrame(columns=columns)

@@ -346,6 +346,13 @@ def review_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
     picker, status = st.columns([2, 3], vertical_alignment="bottom", gap="large")
     with picker:
         queue_id = _queue_picker(queues)
+        if queue_id is not None:
+            st.page_link(
+                "pages/11_Gallery_review.py",
+                label="Gallery mode: many cells at once, by class",
+                icon=":material/grid_view:",
+                query_params={"queue": str(queue_id)},
+            )
     if reviewer is not None and can(reviewer, "manage_queues"):
         _new_queue(cur, store, reviewer, wanted, expanded=from_browse or queues.empty)
     elif from_browse:
@@ -925,6 +932,44 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
         st.dataframe(
             consensus_mod.hard_group_agreement(votes, labels), hide_index=True, width="stretch"
         )
+        _calibration_section(store, reviewer, votes, _adjudications, labels)
+
+
+def _calibration_section(store: Store, reviewer: Reviewer, votes, adjudications, labels) -> None:
+    """Each annotator's accuracy on calibration cells, and consensus weighted by it."""
+    from wbcreview import calibration
+    from wbcreview import consensus as consensus_mod
+
+    st.markdown("**Calibration cells: each annotator's accuracy** (cells with a known answer)")
+    if not can(reviewer, "see_all_votes"):
+        st.caption("Calibration results are shown to adjudicators and admins.")
+        return
+    calib = store.calibration_frame(reviewer)
+    if calib.empty:
+        st.caption("No calibration cells yet: an admin marks cells with a known answer.")
+        return
+    acc = calibration.accuracy(votes, calib, labels)
+    st.dataframe(calibration.accuracy_overall(acc), hide_index=True, width="stretch")
+    st.dataframe(calibration.accuracy_by_class(acc), width="stretch")
+    weights = calibration.weights_for("calibration", votes, calib, labels)
+    if weights:
+        plain = consensus_mod.consensus_table(votes, adjudications, labels)
+        weighted = consensus_mod.consensus_table(votes, adjudications, labels, weights=weights)
+        compare = (
+            pd.DataFrame(
+                {
+                    rule: table["status"].value_counts()
+                    for rule, table in (
+                        (calibration.RULES["majority"], plain),
+                        (calibration.RULES["calibration"], weighted),
+                    )
+                }
+            )
+            .fillna(0)
+            .astype(int)
+        )
+        st.markdown("**Cells per status under each consensus rule**")
+        st.dataframe(compare, width="stretch")
 
 
 def _number(value, percent: bool = False) -> str:
