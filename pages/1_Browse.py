@@ -16,6 +16,7 @@ if src is not None and ui.ensure_demo(src):
         try:
             state = browse.view_state()
             browse.ignored_warning(state)
+            state = browse.register_suspects(cur, cat, state)
             state = browse.filter_sidebar(cur, cat, state)
             browse.browse(cur, cat, state)
         except (query.QueryError, duckdb.Error, OSError) as exc:

@@ -22,7 +22,7 @@ def cur(demo_root):
     cat.close()
 
 
-@pytest.mark.parametrize("sort", list(query.SORTS))
+@pytest.mark.parametrize("sort", list(ORDER_BY))
 def test_pages_follow_the_sort_and_cover_every_row(cur, sort):
     f = query.Filter(labels=("SNE", "LY", "PC"), configs=("degraded",))
     sql, params = query.where(f)
@@ -127,3 +127,25 @@ def test_status_filter_matches_only_the_resolved_cells(cur):
     assert query.count(cur, f) == 0  # unresolved: nothing, never everything
     assert query.count(cur, f.replace(status_cells=some)) == 3
     assert query.Filter.from_params(f.to_params()) == f
+
+
+def test_suspicion_sort_puts_the_most_suspect_cells_first(demo_root):
+    import pandas as pd
+
+    from wbcreview import triage
+
+    with open_catalog(demo_root) as cat:
+        cur = cat.cursor()
+        f = query.Filter(configs=("pristine",))
+        with pytest.raises(query.QueryError, match="no suspect ranking yet"):
+            query.page(cur, f, "suspicion")
+        cells = [r[0] for r in cur.execute(
+            "SELECT image_id FROM cells WHERE config = 'pristine' ORDER BY image_id DESC LIMIT 5"
+        ).fetchall()]  # fmt: skip
+        ranking = pd.DataFrame(
+            {"cell_id": cells, "score": [0.1, 0.2, 0.3, 0.4, 0.5], "rank": [1, 2, 3, 4, 5]}
+        )
+        triage.register(cur, ranking)
+        page = query.page(cur, f, "suspicion", 8, 0)
+        assert list(page["image_id"][:5]) == cells
+        assert query.position(cur, f, "suspicion", "pristine", cells[2]) == (2, query.count(cur, f))

@@ -33,6 +33,7 @@ SORT_SLUGS: dict[str, str] = {
     "class": "class",
     "patient": "patient",
     "severity": "severity",
+    "suspicion": "suspicion",
 }
 DEFAULT_SORT = "id"
 ZOOMS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # 0: fit the page width

@@ -26,7 +26,11 @@ SORTS = {
     "class": "ord_class",
     "patient": "ord_patient",
     "severity": "ord_severity",
+    # Most suspect first: needs a ranking registered on the cursor as the view `suspects`
+    # (triage.register); cells without a score follow in image-id order.
+    "suspicion": "suspicion",
 }
+SUSPICION_ORDER = "s.rank NULLS LAST, c.ord_id"
 PAGE_COLUMNS = (
     "config, split, image_id, label, severity, original_image_id, patient_hash, cell_id, "
     "shard_id, row, img_offset, img_length"
@@ -145,6 +149,17 @@ def page(cur, f: Filter, sort: str = "image id", limit: int = 48, offset: int = 
         raise QueryError(f"unknown sort {sort!r}; choose one of {', '.join(SORTS)}")
     sql, params = where(f)
     rank = SORTS[sort]
+    if sort == "suspicion":
+        _require_suspects(cur)
+        result = cur.execute(
+            f"SELECT {', '.join('c.' + c.strip() for c in PAGE_COLUMNS.split(','))} FROM cells c "
+            f"LEFT JOIN suspects s USING (cell_id) WHERE {sql} ORDER BY {SUSPICION_ORDER} "
+            "LIMIT ? OFFSET ?",
+            [*params, int(limit), int(offset)],
+        )
+        return pd.DataFrame.from_records(
+            result.fetchall(), columns=[d[0] for d in result.description]
+        )
     # Two steps: a top-N over the integer rank only, then the 48 rows by rank.
     result = cur.execute(
         f"WITH p AS (SELECT c.{rank} AS r FROM cells c WHERE {sql} ORDER BY r LIMIT ? OFFSET ?) "
@@ -166,6 +181,15 @@ def position(cur, f: Filter, sort: str, config: str, image_id: str) -> tuple[int
         return None, total
     sql, params = where(f)
     rank = SORTS[sort]
+    if sort == "suspicion":
+        _require_suspects(cur)
+        found = cur.execute(
+            f"SELECT pos FROM (SELECT c.config, c.image_id, row_number() OVER (ORDER BY "
+            f"{SUSPICION_ORDER}) - 1 AS pos FROM cells c LEFT JOIN suspects s USING (cell_id) "
+            f"WHERE {sql}) WHERE config = ? AND image_id = ?",
+            [*params, config, image_id],
+        ).fetchone()
+        return (int(found[0]) if found else None), total
     inside, before = cur.execute(
         f"SELECT count(*) FILTER (c.{rank} = ?), count(*) FILTER (c.{rank} < ?) FROM cells c WHERE {sql}",
         [mine[0][rank], mine[0][rank], *params],
@@ -173,7 +197,16 @@ def position(cur, f: Filter, sort: str, config: str, image_id: str) -> tuple[int
     return (int(before) if inside else None), total
 
 
-_ROW_COLUMNS = PAGE_COLUMNS + ", " + ", ".join(SORTS.values())
+_ROW_COLUMNS = PAGE_COLUMNS + ", " + ", ".join(v for v in SORTS.values() if v.startswith("ord_"))
+
+
+def _require_suspects(cur) -> None:
+    try:
+        cur.execute("SELECT 1 FROM suspects LIMIT 0")
+    except Exception as exc:  # duckdb.CatalogException: no such view
+        raise QueryError(
+            "no suspect ranking yet: import predictions or run the baseline on the Triage page"
+        ) from exc
 
 
 def _rows(cur, column: str, value: str) -> list[dict]:

@@ -92,16 +92,51 @@ def _facet(_cur, fingerprint: str, f: query.Filter, column: str) -> dict[str, in
     return query.facet(_cur, f, column)
 
 
+def _page(cur, fingerprint: str, f: query.Filter, sort: str, limit: int, offset: int):
+    if sort == "suspicion":  # the ranking changes with the prediction files: not cached here
+        return query.page(cur, f, sort, limit, offset)
+    return _cached_page(cur, fingerprint, f, sort, limit, offset)
+
+
 @st.cache_data(ttl=600, max_entries=256, show_spinner=False)
-def _page(_cur, fingerprint: str, f: query.Filter, sort: str, limit: int, offset: int):
+def _cached_page(_cur, fingerprint: str, f: query.Filter, sort: str, limit: int, offset: int):
     del fingerprint
     return query.page(_cur, f, sort, limit, offset)
 
 
+def _position(cur, fingerprint: str, f: query.Filter, sort: str, config: str, image_id: str):
+    if sort == "suspicion":
+        return query.position(cur, f, sort, config, image_id)
+    return _cached_position(cur, fingerprint, f, sort, config, image_id)
+
+
 @st.cache_data(ttl=600, max_entries=256, show_spinner=False)
-def _position(_cur, fingerprint: str, f: query.Filter, sort: str, config: str, image_id: str):
+def _cached_position(
+    _cur, fingerprint: str, f: query.Filter, sort: str, config: str, image_id: str
+):
     del fingerprint
     return query.position(_cur, f, sort, config, image_id)
+
+
+def register_suspects(cur, cat: Catalog, state: BrowseState) -> BrowseState:
+    """For the "suspicion" sort: make the suspect ranking queryable on this run's cursor.
+
+    Without a ranking (no prediction file yet) the view falls back to the id sort, with a
+    note pointing at the Triage page.
+    """
+    if state.sort != "suspicion":
+        return state
+    from wbcreview import triage
+    from wbcreview.ui import triage as triage_ui
+
+    ranking = triage_ui.suspect_ranking(cat)
+    if ranking is None or ranking.empty:
+        st.info(
+            "No suspect ranking yet: import predictions or run the baseline on the Triage page."
+        )
+        return state.replace(sort=gallery.DEFAULT_SORT)
+    triage.register(cur, ranking)
+    return state
 
 
 @st.cache_data(ttl=600, max_entries=512, show_spinner=False)
