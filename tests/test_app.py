@@ -58,3 +58,11 @@ PAGES = sorted(
 def test_every_page_runs_on_the_demo_without_an_exception(app, page):
     app.switch_page(page).run()
     assert not app.exception, f"{page}: {app.exception}"
+
+
+def test_browse_sorted_by_suspicion_without_predictions_falls_back(app):
+    app.switch_page("pages/1_Browse.py")
+    app.query_params["sort"] = "suspicion"
+    app.run()
+    assert not app.exception
+    assert any("No suspect ranking yet" in i.value for i in app.info)
