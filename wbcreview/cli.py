@@ -345,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wbcreview import triage_cli
 
     triage_cli.add_parsers(sub)
+    from wbcreview import auth_cli
+
+    auth_cli.add_parsers(sub)
     return parser
 
 

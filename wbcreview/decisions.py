@@ -269,7 +269,14 @@ def read_vote_file(path: Path, cur) -> list[dict]:
         raise DecisionsError(
             f"{path}: line 1: missing column(s) {', '.join(missing)} (expected {','.join(VOTE_FILE_COLUMNS)})"
         )
-    raw_rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
+    raw_rows = []
+    for r in reader:
+        extra = r.pop(None, None)  # fields beyond the header
+        if extra:
+            raise DecisionsError(
+                f"{path}: line {reader.line_num}: {len(extra)} more field(s) than the header"
+            )
+        raw_rows.append({(k or "").strip(): (v or "").strip() for k, v in r.items()})
     ids = sorted({r["image_id"] for r in raw_rows})
     cell_of = dict(
         cur.execute(

@@ -17,6 +17,9 @@ PAGE_ICON = "🩸"
 def setup(title: str, icon: str = PAGE_ICON) -> source.DataSource | None:
     """Configure the page and the sidebar; return the data source (None after an error)."""
     st.set_page_config(page_title=f"{title} · wbcreview", page_icon=icon, layout="wide")
+    from wbcreview.ui import auth as ui_auth
+
+    ui_auth.require_sign_in()  # server mode: stops the page until someone signs in
     try:
         src = source.resolve(None)
     except (source.SourceError, config.SettingError) as exc:

@@ -64,7 +64,14 @@ _SAVED = "rv_saved"  # the last vote acknowledged by the store
 
 
 def identity_sidebar() -> Reviewer | None:
-    """Draw name, team and role in the sidebar (kept for the session); return the reviewer."""
+    """Draw name, team and role in the sidebar (kept for the session); return the reviewer.
+
+    In server mode the signed-in user is the reviewer and nothing is drawn."""
+    from wbcreview.ui.auth import signed_in_reviewer
+
+    signed = signed_in_reviewer()
+    if signed is not None:
+        return signed
     ss = st.session_state
     saved = ss.setdefault(_IDENTITY, {"name": "", "team": "", "role": "annotator"})
     for field, key in _ID_KEYS.items():
@@ -120,8 +127,12 @@ def _reviewer_from_session() -> tuple[Reviewer | None, str | None]:
 
 
 def current_reviewer() -> Reviewer | None:
-    """The reviewer of this session, or None when nobody is chosen (the one place pages ask)."""
-    return _reviewer_from_session()[0]
+    """The reviewer of this session, or None when nobody is chosen (the one place pages ask).
+
+    In server mode it is the signed-in user."""
+    from wbcreview.ui.auth import signed_in_reviewer
+
+    return signed_in_reviewer() or _reviewer_from_session()[0]
 
 
 # --- which store -----------------------------------------------------------------------------
@@ -177,9 +188,11 @@ def open_store(src: source.DataSource | None, cat: Catalog | None = None) -> Sto
     except (StoreError, config.SettingError, demo_votes.DemoVotesError) as exc:
         st.error(f"Review store: {exc}")
         return None
-    st.sidebar.caption(
-        f"Review store: `{opened.url}`" + (" · **DEMO DATA**" if opened.is_demo else "")
-    )
+    try:
+        demo = opened.is_demo
+    except StoreError:  # the database went away after opening: the page says so elsewhere
+        demo = False
+    st.sidebar.caption(f"Review store: `{opened.url}`" + (" · **DEMO DATA**" if demo else ""))
     return opened
 
 

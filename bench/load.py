@@ -1,0 +1,339 @@
+"""N reviewers vote at once through a review queue in headless Chromium; is every vote stored once?
+
+    .venv/bin/python bench/load.py [--reviewers 10] [--votes 50] [--db URL] [--json]
+
+Builds a fresh demo copy (not marked as the demo, so votes go to the real store) and a fresh
+store: a SQLite file by default, or with `--db postgresql+psycopg://...` a new schema on that
+server (dropped afterwards unless --keep). An admin queue of VOTES cells is made through the
+store; then `streamlit run app.py` starts on a free loopback port and Debian's Chromium
+(/usr/bin/chromium, never `playwright install`) opens one browser context per reviewer. Each
+reviewer enters a name in the sidebar, opens the queue and presses K (keep label) on every
+cell. A vote's time runs from the key press to the page's acknowledgement ("✓ Saved ... cell
+X"), which the page shows only after the store committed the vote. At the end the database
+is counted: rows, distinct (reviewer, cell) and distinct uids must all equal N x VOTES, and
+each vote's write time (created_at, set by the store in the transaction that commits it) is
+compared with its key press: "stored" p50/p95 (the target: p95 under 1 s) beside "ack"
+p50/p95 (key press to the acknowledgement painted after the page's rerun).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import sqlalchemy as sa  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+TARGET_P95_S = 1.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def build_copy(base: Path, cells: int) -> tuple[Path, Path, list[str]]:
+    """A demo copy with its catalog, unmarked as demo; return (data, home, cell ids)."""
+    os.environ["WBCREVIEW_HOME"] = str(base / "home")
+    from wbcreview import catalog, review
+    from wbcreview.demo import DEMO_MARKER, build_demo
+
+    data = base / "wbcbench"
+    build_demo(data, cells=cells, seed=5)
+    (data / DEMO_MARKER).unlink()
+    catalog.ensure_built(data)
+    with catalog.open_catalog(data) as cat:
+        ids = list(review.catalog_cells(cat.cursor())["cell_id"])
+    return data, base / "home", ids
+
+
+def fresh_store_url(db: str | None, base: Path) -> tuple[str, str | None]:
+    """(store URL, schema to drop) : a new SQLite file or a new PostgreSQL schema."""
+    if not db:
+        return f"sqlite:///{base / 'reviews.sqlite'}", None
+    schema = f"wbc_load_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(db, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    url = sa.engine.make_url(db).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False), schema
+
+
+def drop_schema(db: str, schema: str) -> None:
+    engine = sa.create_engine(db, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def make_queue(url: str, cells: list[str]) -> int:
+    from wbcreview.store import Reviewer, Store
+
+    with Store.open(url) as store:
+        return store.create_queue(Reviewer("Load admin", "", "admin"), "Load", "manual", cells)
+
+
+def start_app(data: Path, home: Path, url: str, log: Path, env_extra: dict | None = None):
+    """`streamlit run app.py` on a free port; return (process, base URL) once healthy."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "WBCREVIEW_DATA": str(data),
+        "WBCREVIEW_HOME": str(home),
+        "WBCREVIEW_DB": url,
+        "PYTHONUNBUFFERED": "1",
+        **(env_extra or {}),
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+        "--server.headless", "true", "--server.address", "127.0.0.1",
+        "--server.port", str(port), "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"streamlit exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return process, base
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    process.kill()
+    raise SystemExit(f"streamlit did not answer:\n{log.read_text()[-3000:]}")
+
+
+async def settle(page) -> None:
+    await page.wait_for_timeout(100)
+    await page.wait_for_selector(IDLE, timeout=60_000)
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=60_000
+    )
+
+
+async def fill(page, key: str, text: str) -> None:
+    box = page.locator(f".st-key-{key} input")
+    await box.fill(text)
+    await box.press("Enter")
+    await settle(page)
+
+
+async def cell_shown(page) -> str:
+    heading = page.locator("h4", has_text="Cell ").first
+    return (await heading.inner_text()).removeprefix("Cell ").strip()
+
+
+async def reviewer(browser, base: str, queue: int, number: int, votes: int, result: dict) -> None:
+    """One reviewer: a browser context, a name, then `votes` key presses, each timed."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = await context.new_page()
+    name = f"Load {number:02d}"
+    times, errors = result.setdefault("times", []), result.setdefault("errors", [])
+    presses = result.setdefault("presses", {})
+    try:
+        await page.goto(f"{base}/Review?queue={queue}", timeout=120_000)
+        await settle(page)
+        if result.get("password"):
+            await fill(page, "auth_name", name)
+            await page.locator(".st-key-auth_password input").fill(result["password"])
+            await page.get_by_role("button", name="Sign in").click()
+            await settle(page)
+        else:
+            await fill(page, "id_name", name)
+            await fill(page, "id_team", f"Team {number}")
+        await page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+        await settle(page)  # a key pressed while the sidebar's last rerun ends can be lost
+        await page.locator(".st-key-rv_keep button:not([disabled])").first.wait_for()
+        for _ in range(votes):
+            cell = await cell_shown(page)
+            ack = page.get_by_text(f"· cell {cell} ·")
+            start = time.perf_counter()
+            presses[(name, cell)] = time.time()
+            await page.keyboard.press("k")
+            try:
+                await ack.first.wait_for(timeout=30_000)
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                errors.append(f"{name} cell {cell}: no acknowledgement ({type(exc).__name__})")
+                if result.get("shots"):
+                    await page.screenshot(path=str(Path(result["shots"]) / f"{name}-{cell}.png"))
+                continue
+            times.append(time.perf_counter() - start)
+            await settle(page)
+            if await page.locator("[data-testid='stException']").count():
+                errors.append(f"{name}: exception on the page")
+                break
+    except Exception as exc:  # noqa: BLE001 - counted and reported
+        errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        await context.close()
+
+
+async def drive(base, queue, reviewers, votes, password, shots):
+    from playwright.async_api import async_playwright
+
+    results = [{"password": password, "shots": shots} for _ in range(reviewers)]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(reviewer(browser, base, queue, i + 1, votes, results[i]) for i in range(reviewers))
+        )
+        wall = time.perf_counter() - start
+        await browser.close()
+    return results, wall
+
+
+def stored_delays(url: str, presses: dict) -> list[float]:
+    """Seconds from each key press to its vote's write time in the database."""
+    from wbcreview.store import Store
+
+    with Store.open(url) as store:
+        frame = store.votes_frame()
+    delays = []
+    for who, cell, at in zip(frame["reviewer"], frame["cell_id"], frame["created_at"], strict=True):
+        pressed = presses.get((who, cell))
+        if pressed is not None:
+            delays.append(at.timestamp() - pressed)
+    return delays
+
+
+def count_votes(url: str) -> dict:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT count(*), count(DISTINCT uid), "
+                "count(DISTINCT reviewer || '|' || cell_id) FROM votes"
+            )
+        ).one()
+    engine.dispose()
+    return {"rows": row[0], "distinct_uids": row[1], "distinct_reviewer_cells": row[2]}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def run(args) -> dict:
+    base_dir = Path(tempfile.mkdtemp(prefix="wbc-load-"))
+    data, home, cells = build_copy(base_dir, max(args.votes * 2, 100))
+    url, schema = fresh_store_url(args.db, base_dir)
+    process = None
+    try:
+        queue = make_queue(url, cells[: args.votes])
+        env_extra = {}
+        if args.password_mode:
+            from wbcreview import auth
+
+            users = base_dir / "users.yaml"
+            for i in range(args.reviewers):
+                auth.add_user(users, f"Load {i + 1:02d}", f"Team {i + 1}", "annotator",
+                              "load-test-pw", rounds=10)  # fmt: skip
+            env_extra = {"WBCREVIEW_AUTH": "password", "WBCREVIEW_USERS": str(users)}
+        process, app = start_app(data, home, url, base_dir / "streamlit.log", env_extra)
+        password = "load-test-pw" if args.password_mode else None
+        results, wall = asyncio.run(
+            drive(app, queue, args.reviewers, args.votes, password, str(base_dir))
+        )
+        counted = count_votes(url)
+        presses = {k: v for r in results for k, v in r["presses"].items()}
+        stored = stored_delays(url, presses)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=20)
+        if schema:
+            if args.keep:
+                print(f"kept schema {schema}", file=sys.stderr)
+            else:
+                drop_schema(args.db, schema)
+    times = [t for r in results for t in r["times"]]
+    errors = [e for r in results for e in r["errors"]]
+    expected = args.reviewers * args.votes
+    exactly_once = (
+        counted["rows"] == counted["distinct_uids"] == counted["distinct_reviewer_cells"]
+        == expected
+    )  # fmt: skip
+    report = {
+        "backend": "postgresql" if args.db else "sqlite",
+        "reviewers": args.reviewers,
+        "votes_each": args.votes,
+        "expected": expected,
+        "acknowledged": len(times),
+        **counted,
+        "exactly_once": exactly_once,
+        "stored_p50_s": round(statistics.median(stored), 3) if stored else None,
+        "stored_p95_s": round(percentile(stored, 0.95), 3) if stored else None,
+        "stored_max_s": round(max(stored), 3) if stored else None,
+        "ack_p50_s": round(statistics.median(times), 3) if times else None,
+        "ack_p95_s": round(percentile(times, 0.95), 3) if times else None,
+        "ack_max_s": round(max(times), 3) if times else None,
+        "wall_s": round(wall, 1),
+        "votes_per_s": round(len(times) / wall, 1) if wall else None,
+        "errors": errors,
+        "cpus": os.cpu_count(),
+    }
+    report["target_met"] = bool(
+        exactly_once and not errors and stored and report["stored_p95_s"] < TARGET_P95_S
+    )
+    report["workdir"] = str(base_dir)
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reviewers", type=int, default=10)
+    parser.add_argument("--votes", type=int, default=50, help="votes per reviewer")
+    parser.add_argument("--db", help="PostgreSQL server URL (a fresh schema is made on it)")
+    parser.add_argument("--password-mode", action="store_true", help="sign in with passwords")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    report = run(args)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, value in report.items():
+            if key != "errors":
+                print(f"{key:>24}: {value}")
+        for error in report["errors"][:20]:
+            print(f"error: {error}")
+    return 0 if report["target_met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
