@@ -389,3 +389,9 @@ def test_a_cell_history_in_words(store):
 def test_summaries_leave_out_zeros():
     assert review.summarise({"agreed": 3, "pending": 0, "disputed": 1}) == "3 agreed · 1 disputed"
     assert review.summarise({}) == "nothing yet"
+
+
+def test_queue_definition_keeps_the_calibration_share():
+    definition = review.queue_definition("differs", hide_label=True, calibration_share=0.1)
+    assert definition["options"] == {"hide_label": True, "calibration_share": 0.1}
+    assert "options" not in review.queue_definition("differs")

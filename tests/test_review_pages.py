@@ -437,3 +437,23 @@ def test_consensus_page_shows_calibration_accuracy_and_the_weighted_rule(db_url,
     overall = next(f for f in frames if "reviewer" in f.columns and "accuracy" in f.columns)
     by_name = dict(zip(overall["reviewer"], overall["accuracy"], strict=True))
     assert by_name["good"] == 1.0 and by_name["bad"] == 0.0
+
+
+def test_admin_turns_expert_decisions_into_calibration_cells(db_url, cells):
+    from wbcreview.store import Reviewer, Store
+
+    expert = Reviewer("Expert", "Lab", "adjudicator")
+    picked = cells.head(3)
+    with Store.open(db_url) as store:
+        a, b, c = picked["cell_id"]
+        store.adjudicate(expert, a, "retain", note="fine")
+        store.adjudicate(expert, b, "correct", label="PLY", note="nucleolus")
+        store.adjudicate(expert, c, "remove", reason="multi-cell", note="two cells")
+    app = App().goto(REVIEW).be("Admin", "Lab", "admin").real_store()
+    app.click("rq_calibrate")
+    with Store.open(db_url) as store:
+        calib = store.calibration_frame(Reviewer("Admin", "Lab", "admin")).set_index("cell_id")
+    assert set(calib.index) == {a, b, c}
+    assert calib.loc[a, "label"] == picked["label"].iloc[0] and calib.loc[b, "label"] == "PLY"
+    assert calib.loc[c, "action"] == "remove"
+    assert "(0 new)" in app.at.button(key="rq_calibrate").label

@@ -297,8 +297,12 @@ def queue_definition(
     file: str | None = None,
     hide_label: bool = False,
     seeded_order: bool = False,
+    calibration_share: float = 0.0,
 ) -> dict:
-    """The JSON definition the store keeps with a queue: how it was made and its options."""
+    """The JSON definition the store keeps with a queue: how it was made and its options.
+
+    `calibration_share` (0 to 0.5) mixes that share of calibration cells into the queue,
+    not marked as such (the store does the mixing in `queue_cells`)."""
     definition: dict = {"kind": kind}
     if f is not None:
         definition["filter"] = f.to_params()
@@ -309,9 +313,37 @@ def queue_definition(
         options["hide_label"] = True
     if seeded_order:
         options["seeded_order"] = True
+    if calibration_share:
+        options["calibration_share"] = float(calibration_share)
     if options:
         definition["options"] = options
     return definition
+
+
+def calibration_candidates(
+    adjudications: pd.DataFrame, calibration: pd.DataFrame, labels: dict
+) -> list[dict]:
+    """Expert decisions not yet calibration cells, as add_calibration arguments.
+
+    A 'retain' answer carries the label it keeps (the cell's current label)."""
+    known = set(calibration["cell_id"]) if not calibration.empty else set()
+    out = []
+    for rec in adjudications.to_dict("records"):
+        cell = rec["cell_id"]
+        if cell in known or rec["action"] not in ("retain", "correct", "remove"):
+            continue
+        label = rec.get("label") if rec["action"] == "correct" else labels.get(cell)
+        if rec["action"] == "retain" and not label:
+            continue
+        out.append(
+            {
+                "cell_id": cell,
+                "action": rec["action"],
+                "label": label if rec["action"] != "remove" else None,
+                "reason": rec.get("reason") if rec["action"] == "remove" else None,
+            }
+        )
+    return out
 
 
 # --- moving through a queue ------------------------------------------------------------------

@@ -368,6 +368,7 @@ def review_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
             )
     if reviewer is not None and can(reviewer, "manage_queues"):
         _new_queue(cur, store, reviewer, wanted, expanded=from_browse or queues.empty)
+        _calibration_admin(cat, store, reviewer)
     elif from_browse:
         st.info(
             f"To review the Browse selection ({_md(review.describe_filter(wanted))}), an admin "
@@ -413,6 +414,40 @@ def _queue_picker(queues: pd.DataFrame) -> int | None:
         format_func=lambda i: f"{names[i]} · {sizes[i]:,} cells",
         on_change=changed,
     )
+
+
+def _calibration_admin(cat: Catalog, store: Store, admin: Reviewer) -> None:
+    """Admins turn the expert's decisions into calibration cells (cells with a known answer)."""
+    calibration = store.calibration_frame(admin)
+    adjudications = store.current_adjudications(admin)
+    labels = review.labels_of(_cells(cat.cursor(), cat.fingerprint))
+    todo = review.calibration_candidates(adjudications, calibration, labels)
+    with st.expander(
+        f"Calibration cells ({len(calibration):,})", icon=":material/fact_check:", expanded=False
+    ):
+        st.caption(
+            "Cells with a known answer, mixed unmarked into queues (see the share in New queue)."
+        )
+        if st.button(
+            f"Use the expert's decisions as calibration cells ({len(todo):,} new)",
+            key="rq_calibrate",
+            disabled=not todo,
+        ):
+            try:
+                for row in todo:
+                    store.add_calibration(
+                        admin,
+                        row["cell_id"],
+                        row["action"],
+                        label=row["label"],
+                        reason=row["reason"],
+                    )
+            except StoreError as exc:
+                st.error(f"Not all were added: {_md(exc)}")
+                return
+            _after_write()
+            _notice("success", f"{len(todo):,} calibration cells added.")
+            st.rerun()
 
 
 def _new_queue(cur, store: Store, admin: Reviewer, wanted: query.Filter, expanded: bool) -> None:
@@ -468,6 +503,19 @@ def _new_queue(cur, store: Store, admin: Reviewer, wanted: query.Filter, expande
             key="rq_seeded",
             help="Each reviewer sees the cells in their own order (seeded by queue and name).",
         )
+        share = (
+            right.number_input(
+                "Calibration cells mixed in (%)",
+                min_value=0,
+                max_value=50,
+                value=0,
+                step=5,
+                key="rq_calibration",
+                help="Cells with a known answer, mixed in unmarked; each annotator's accuracy on "
+                "them shows on the Consensus page.",
+            )
+            / 100
+        )
         if not st.button("Create queue", key="rq_create", type="primary"):
             return
         try:
@@ -476,7 +524,7 @@ def _new_queue(cur, store: Store, admin: Reviewer, wanted: query.Filter, expande
                     raise review.ReviewError("no Browse filter: choose another source")
                 cells = review.cells_for_filter(cur, wanted)
                 definition = review.queue_definition(
-                    kind, f=wanted, hide_label=hide, seeded_order=seeded
+                    kind, f=wanted, hide_label=hide, seeded_order=seeded, calibration_share=share
                 )
             elif kind == "import":
                 if data is None:
@@ -484,11 +532,17 @@ def _new_queue(cur, store: Store, admin: Reviewer, wanted: query.Filter, expande
                 result = review.cells_from_ids(cur, data, file_name or "the list")
                 cells = result.cell_ids
                 definition = review.queue_definition(
-                    kind, file=file_name, hide_label=hide, seeded_order=seeded
+                    kind,
+                    file=file_name,
+                    hide_label=hide,
+                    seeded_order=seeded,
+                    calibration_share=share,
                 )
             else:
                 cells = review.cells_differing(cur)
-                definition = review.queue_definition(kind, hide_label=hide, seeded_order=seeded)
+                definition = review.queue_definition(
+                    kind, hide_label=hide, seeded_order=seeded, calibration_share=share
+                )
             title = name.strip() or review.default_queue_name(kind, detail, len(cells))
             queue_id = store.create_queue(admin, title, kind, cells, definition=definition)
         except (review.ReviewError, StoreError) as exc:
