@@ -6,16 +6,15 @@ Screenshots of every step are saved under test-artifacts/e2e/ (git-ignored).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.browser import no_exception, open_page, screenshot, settle
+
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 PAGES = [
     ("home", ""),
     ("browse", "Browse"),
@@ -31,32 +30,6 @@ FIGURES_PAINTED = """() => {
   const imgs = [...document.querySelectorAll('figure.wbc-fig img')];
   return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
 }"""
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until the script run an action started is over and nothing on the page is stale."""
-    page.wait_for_timeout(200)  # let a rerun that was just triggered start
-    page.wait_for_selector(IDLE, timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout
-    )
-
-
-def screenshot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def assert_no_exception(page, server) -> None:
-    boxes = page.locator("[data-testid='stException']")
-    if boxes.count():
-        pytest.fail(f"exception on {page.url}:\n{boxes.first.inner_text()}\n{server.output()}")
-
-
-def open_page(page, server, path: str) -> None:
-    page.goto(f"{server.url}/{path}")
-    settle(page)
-    assert_no_exception(page, server)
 
 
 def params(page) -> dict[str, str]:
@@ -123,7 +96,7 @@ def test_filter_page_open_a_cell_and_see_its_source(page, app_server):
     tile.click()
     page.wait_for_url(re.compile(r"/Cell\?"))
     settle(page)
-    assert_no_exception(page, app_server)
+    no_exception(page, app_server)
     assert params(page)["cell"] == f"degraded:{image_id}"
     assert params(page)["labels"] == "SNE"
     expect(page.locator("figure.wbc-fig", has_text="Pristine source")).to_be_visible()
@@ -145,7 +118,7 @@ def test_filter_page_open_a_cell_and_see_its_source(page, app_server):
     settle(page)
     assert params(page)["page"] == "2" and params(page)["labels"] == "SNE"
     expect(page.locator(".wbc-grid .wbc-current")).to_have_attribute("data-image-id", image_id)
-    assert_no_exception(page, app_server)
+    no_exception(page, app_server)
 
 
 def test_a_link_reproduces_the_view_after_a_reload(page, app_server):
@@ -200,7 +173,7 @@ def test_patient_and_atlas_link_to_cells(page, app_server):
     page.locator(".wbc-grid a.wbc-tile").first.click()
     page.wait_for_url(re.compile(r"/Cell\?"))
     settle(page)
-    assert_no_exception(page, app_server)
+    no_exception(page, app_server)
     page.wait_for_function(FIGURES_PAINTED)
 
 
@@ -214,7 +187,7 @@ def test_real_pbc_images_on_every_page(page, pbc_server):
     page.locator(".wbc-grid a.wbc-tile").first.click()
     page.wait_for_url(re.compile(r"/Cell\?"))
     settle(page)
-    assert_no_exception(page, pbc_server)
+    no_exception(page, pbc_server)
     expect(page.locator("figure.wbc-fig", has_text="Pristine source")).to_be_visible()
     page.wait_for_function(FIGURES_PAINTED)
     screenshot(page, "pbc-cell")

@@ -7,33 +7,15 @@ it, failed when WBCREVIEW_REQUIRE_E2E=1). Screenshots go to test-artifacts/e2e/g
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.e2e.browser import no_exception, screenshot, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
 from wbcreview import catalog, review
 from wbcreview.demo import DEMO_MARKER
 from wbcreview.store import Reviewer, Store
 
 pytestmark = pytest.mark.e2e
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    page.wait_for_timeout(200)
-    page.wait_for_selector(IDLE, timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout
-    )
-
-
-def no_exception(page, server) -> None:
-    boxes = page.locator("[data-testid='stException']")
-    if boxes.count():
-        pytest.fail(f"exception on {page.url}:\n{boxes.first.inner_text()}\n{server.output()}")
 
 
 def be(page, name: str) -> None:
@@ -101,8 +83,7 @@ def test_keys_in_gallery_mode_store_votes_undo_and_sign_off(page, gallery_copy):
         settle(page)
         votes = current(url, "Gia")
         assert all(votes[c] == ("remove", None, "smudge") for c in picked)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "gallery-voted.png"))
+        screenshot(page, "gallery-voted")
         page.keyboard.press("z")
         settle(page)
         assert current(url, "Gia") == {first: ("correct", "LY", None)}
@@ -120,6 +101,6 @@ def test_keys_in_gallery_mode_store_votes_undo_and_sign_off(page, gallery_copy):
         votes = current(url, "Gia")
         assert len(votes) == 24
         assert sum(v == ("retain", None, None) for v in votes.values()) == 23
-        page.screenshot(path=str(ARTIFACTS / "gallery-signed-off.png"))
+        screenshot(page, "gallery-signed-off")
     finally:
         stop_server(server)

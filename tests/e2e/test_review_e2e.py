@@ -9,49 +9,21 @@ it, failed when WBCREVIEW_REQUIRE_E2E=1). Screenshots go to test-artifacts/e2e/r
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.browser import no_exception, open_page, screenshot, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
 from wbcreview import catalog, review
 from wbcreview.demo import DEMO_MARKER
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 FIGURES_PAINTED = """() => {
   const imgs = [...document.querySelectorAll('figure.wbc-fig img')];
   return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
 }"""
-
-
-def settle(page, timeout: float = 60_000) -> None:
-    """Wait until the run an action started is over and nothing on the page is stale."""
-    page.wait_for_timeout(250)
-    page.wait_for_selector(IDLE, timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout
-    )
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"review-{name}.png"))
-
-
-def no_exception(page, server) -> None:
-    boxes = page.locator("[data-testid='stException']")
-    if boxes.count():
-        pytest.fail(f"exception on {page.url}:\n{boxes.first.inner_text()}\n{server.output()}")
-
-
-def open_page(page, server, path: str) -> None:
-    page.goto(f"{server.url}/{path}")
-    settle(page)
-    no_exception(page, server)
 
 
 def sidebar_page(page, server, name: str) -> None:
@@ -138,7 +110,7 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
             no_exception(page, server)
             expect(page.get_by_text(f"cell {chosen[0]} · Correct → {target}")).to_be_visible()
             assert cell_shown(page) == chosen[1]
-        shot(page, "voted")
+        screenshot(page, "review-voted")
 
         # Cat tries the other keys: keep the second cell, undo it, step back and forth.
         press(page, "k")
@@ -154,13 +126,13 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
 
         sidebar_page(page, server, "Consensus")
         assert metric(page, "Agreed") == "1" and metric(page, "Votes") == "3"
-        shot(page, "consensus")
+        screenshot(page, "review-consensus")
 
         be(page, "Eve", "Experts", "adjudicator")
         sidebar_page(page, server, "Adjudication")
         assert cell_shown(page) == chosen[0]
         fill(page, f"aj_note_{chosen[0]}", "agree with the three teams")
-        shot(page, "adjudication")
+        screenshot(page, "review-adjudication")
         page.locator(".st-key-aj_decide button").click()
         settle(page)
         no_exception(page, server)
@@ -171,7 +143,7 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
         sidebar_page(page, server, "Audit")
         # 3 votes, Cat's keep and its undo, the decision
         expect(page.get_by_text("6 of 6 rows")).to_be_visible()
-        shot(page, "audit")
+        screenshot(page, "review-audit")
 
         # A reload loses the session, not the work: the next cell without a vote comes back.
         page.reload()
@@ -192,7 +164,7 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
         press(page, "u")
         expect(page.get_by_text(f"cell {chosen[1]} · Unsure")).to_be_visible()
         page.wait_for_function(FIGURES_PAINTED)
-        shot(page, "after-restart")
+        screenshot(page, "review-after-restart")
         be(page, "Eve", "Experts", "adjudicator")
         sidebar_page(page, server, "Consensus")
         assert metric(page, "Adjudicated") == "1" and metric(page, "Votes") == "4"
@@ -208,9 +180,9 @@ def test_the_demo_store_shows_on_every_review_page(page, app_server):
     be(page, "Eve", "Experts", "adjudicator")
     expect(page.get_by_text("DEMO DATA").first).to_be_visible()
     page.wait_for_function(FIGURES_PAINTED)
-    shot(page, "demo-review")
+    screenshot(page, "review-demo-review")
     for name in ("Consensus", "Adjudication", "Audit"):
         sidebar_page(page, app_server, name)
         expect(page.get_by_text("DEMO DATA").first).to_be_visible()
         page.wait_for_timeout(800)  # let the tables and charts paint
-        shot(page, f"demo-{name.lower()}")
+        screenshot(page, f"review-demo-{name.lower()}")

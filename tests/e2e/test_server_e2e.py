@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
+from tests.e2e.browser import no_exception, open_page, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
-from tests.e2e.test_review_e2e import be, cell_shown, fill, no_exception, open_page, settle
+from tests.e2e.test_review_e2e import be, cell_shown, fill
 from tests.store_fixtures import pg_schema
 from wbcreview import catalog, review
 from wbcreview.demo import DEMO_MARKER
