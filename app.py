@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from wbcreview import charts, health, ui
+from wbcreview import ui
+from wbcreview.data import health
+from wbcreview.views import charts
 
 src = ui.setup("Home")
 st.title("wbcreview")

@@ -61,8 +61,9 @@ def free_port() -> int:
 def build_copy(base: Path, cells: int) -> tuple[Path, Path, list[str]]:
     """A demo copy with its catalog, unmarked as demo; return (data, home, cell ids)."""
     os.environ["WBCREVIEW_HOME"] = str(base / "home")
-    from wbcreview import catalog, review
-    from wbcreview.demo import DEMO_MARKER, build_demo
+    from wbcreview.data import catalog
+    from wbcreview.demo.build import DEMO_MARKER, build_demo
+    from wbcreview.review import workflow as review
 
     data = base / "wbcbench"
     build_demo(data, cells=cells, seed=5)
@@ -94,7 +95,7 @@ def drop_schema(db: str, schema: str) -> None:
 
 
 def make_queue(url: str, cells: list[str]) -> int:
-    from wbcreview.store import Reviewer, Store
+    from wbcreview.review.store import Reviewer, Store
 
     with Store.open(url) as store:
         return store.create_queue(Reviewer("Load admin", "", "admin"), "Load", "manual", cells)
@@ -218,7 +219,7 @@ async def drive(base, queue, reviewers, votes, password, shots):
 
 def stored_delays(url: str, presses: dict) -> list[float]:
     """Seconds from each key press to its vote's write time in the database."""
-    from wbcreview.store import Store
+    from wbcreview.review.store import Store
 
     with Store.open(url) as store:
         frame = store.votes_frame()
@@ -257,7 +258,7 @@ def run(args) -> dict:
         queue = make_queue(url, cells[: args.votes])
         env_extra = {}
         if args.password_mode:
-            from wbcreview import auth
+            from wbcreview.review import auth
 
             users = base_dir / "users.yaml"
             for i in range(args.reviewers):

@@ -96,7 +96,7 @@ def ensure_copy(data: Path, cells: int) -> None:
 
 def class_counts(data: Path) -> dict[str, int]:
     """Build the catalog here (before the server opens it) and count rows per class."""
-    from wbcreview import catalog, query
+    from wbcreview.data import catalog, query
 
     with catalog.open_catalog(data, progress=lambda d, t, m: log(f"catalog: {m}")) as cat:
         return query.facet(cat.cursor(), query.Filter(), "label")

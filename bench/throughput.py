@@ -78,9 +78,10 @@ def settle(page) -> None:
 
 def prepare(base: Path, cells: int):
     """A demo copy, its catalog, and two queues of the same cells; returns data, plan, ids."""
-    from wbcreview import catalog, review
-    from wbcreview.demo import DEMO_MARKER, build_demo
-    from wbcreview.store import Reviewer, Store
+    from wbcreview.data import catalog
+    from wbcreview.demo.build import DEMO_MARKER, build_demo
+    from wbcreview.review import workflow as review
+    from wbcreview.review.store import Reviewer, Store
 
     data = base / "wbcbench"
     build_demo(data, cells=max(2 * cells, 200), seed=5)
@@ -118,7 +119,7 @@ def be(page, name: str) -> None:
 
 def single_pass(page, url: str, plan: dict) -> float:
     """Vote through queue 1 one cell at a time with keys; return seconds."""
-    from wbcreview import review
+    from wbcreview.review import workflow as review
 
     page.goto(f"{url}/Review?queue=1")
     settle(page)
@@ -138,8 +139,8 @@ def single_pass(page, url: str, plan: dict) -> float:
 
 def gallery_pass(page, url: str, plan: dict, ids: list[str], shot: Path | None):
     """Vote through queue 2 in gallery mode; return seconds and the repaint times (ms)."""
-    from wbcreview import review
-    from wbcreview.gallery_review import PAGE_SIZE
+    from wbcreview.review import workflow as review
+    from wbcreview.review.gallery import PAGE_SIZE
 
     page.goto(f"{url}/Gallery_review?queue=2")
     settle(page)
@@ -187,7 +188,7 @@ def gallery_pass(page, url: str, plan: dict, ids: list[str], shot: Path | None):
 
 def check(plan: dict, name: str) -> list[str]:
     """Differences between the plan and the reviewer's stored votes."""
-    from wbcreview.store import Store
+    from wbcreview.review.store import Store
 
     with Store.open(os.environ["WBCREVIEW_DB"]) as s:
         votes = s.current_votes(reviewer=name)

@@ -4,7 +4,10 @@ labels, side by side, and the decisions that moved them most."""
 import duckdb
 import streamlit as st
 
-from wbcreview import decisions, predictions, scores, store, ui
+from wbcreview import ui
+from wbcreview.curation import export as decisions
+from wbcreview.review import store
+from wbcreview.triage import predictions, scores
 from wbcreview.ui import review as review_ui
 from wbcreview.ui import triage as triage_ui
 

@@ -3,7 +3,9 @@
 import duckdb
 import streamlit as st
 
-from wbcreview import review, store, ui
+from wbcreview import ui
+from wbcreview.review import store
+from wbcreview.review import workflow as review
 from wbcreview.ui import gallery_review
 from wbcreview.ui import review as review_ui
 

@@ -3,7 +3,9 @@
 import duckdb
 import streamlit as st
 
-from wbcreview import decisions, store, ui
+from wbcreview import ui
+from wbcreview.curation import export as decisions
+from wbcreview.review import store
 from wbcreview.ui import corrections
 from wbcreview.ui import review as review_ui
 

@@ -3,7 +3,8 @@
 import duckdb
 import streamlit as st
 
-from wbcreview import query, ui
+from wbcreview import ui
+from wbcreview.data import query
 from wbcreview.ui import browse
 
 src = ui.setup("Browse")

@@ -3,7 +3,9 @@
 import duckdb
 import streamlit as st
 
-from wbcreview import consensus, review, store, ui
+from wbcreview import ui
+from wbcreview.review import consensus, store
+from wbcreview.review import workflow as review
 from wbcreview.ui import review as review_ui
 
 src = ui.setup("Adjudication")

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from wbcreview import review, store, ui
+from wbcreview import ui
+from wbcreview.review import store
+from wbcreview.review import workflow as review
 from wbcreview.ui import review as review_ui
 
 src = ui.setup("Audit")

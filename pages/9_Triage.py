@@ -4,7 +4,10 @@ from its top in one click."""
 import duckdb
 import streamlit as st
 
-from wbcreview import predictions, store, triage, ui
+from wbcreview import ui
+from wbcreview.review import store
+from wbcreview.triage import predictions
+from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
 from wbcreview.ui import review as review_ui
 from wbcreview.ui import triage as triage_ui

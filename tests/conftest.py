@@ -53,7 +53,7 @@ def clear_streamlit_caches():
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """A small seeded demo copy shared by the tests that only read it."""
-    from wbcreview.demo import build_demo
+    from wbcreview.demo.build import build_demo
 
     out = tmp_path_factory.mktemp("demo") / "wbcbench"
     build_demo(out, cells=400, seed=7)

@@ -171,7 +171,7 @@ def write_plain_layout(
 def data_pages_per_chunk(path: Path, column: str = "image.bytes") -> list[int]:
     """Return the number of data pages of `column` in each row group, from the page index."""
     # The offset index is not exposed by pyarrow; count pages by walking the headers instead.
-    from wbcreview.locator import count_data_pages
+    from wbcreview.data.locator import count_data_pages
 
     return count_data_pages(path, column)
 

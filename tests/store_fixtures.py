@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from wbcreview.store import Reviewer, Store
+from wbcreview.review.store import Reviewer, Store
 
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -11,8 +11,10 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from wbcreview import auth, auth_cli, config
-from wbcreview.store import Reviewer
+from wbcreview import config
+from wbcreview.cli import users as auth_cli
+from wbcreview.review import auth
+from wbcreview.review.store import Reviewer
 
 
 @pytest.fixture

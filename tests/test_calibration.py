@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from wbcreview import calibration, consensus
+from wbcreview.review import calibration, consensus
 
 LABELS = {"k1": "LY", "k2": "SNE", "k3": "MO", "x1": "SNE", "x2": "BL"}
 

@@ -7,8 +7,8 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from wbcreview import catalog
-from wbcreview.release import METADATA_COLUMNS
+from wbcreview.data import catalog
+from wbcreview.data.release import METADATA_COLUMNS
 
 
 def test_catalog_holds_every_row_with_shard_and_row(demo_root):

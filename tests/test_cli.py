@@ -9,8 +9,8 @@ from pathlib import Path
 
 import datasets
 
-from wbcreview import health
 from wbcreview.cli import main
+from wbcreview.data import health
 
 REPO = Path(__file__).resolve().parent.parent
 

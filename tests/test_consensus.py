@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from wbcreview import consensus as cs
 from wbcreview.config import SettingError
+from wbcreview.review import consensus as cs
 
 # Wikipedia, "Fleiss' kappa", worked example: 10 subjects, 14 raters, 5 categories.
 FLEISS_TABLE = np.array(

@@ -10,8 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from wbcreview import curate, health
-from wbcreview.catalog import open_catalog
+from wbcreview.curation import apply as curate
+from wbcreview.data import health
+from wbcreview.data.catalog import open_catalog
 
 
 def digest(root: Path) -> dict[str, str]:

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wbcreview import decisions
-from wbcreview.catalog import open_catalog
 from wbcreview.cli import main
-from wbcreview.labels import read_original_labels
-from wbcreview.release import CLASS_CODES
-from wbcreview.store import Reviewer, Store
+from wbcreview.curation import export as decisions
+from wbcreview.data.catalog import open_catalog
+from wbcreview.data.labels import read_original_labels
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.review.store import Reviewer, Store
 
 EXPERT = Reviewer("Dr Expert", "Experts", "adjudicator")
 ANNOTATORS = [Reviewer(f"ann{i}", f"Team {i}", "annotator") for i in (1, 2, 3)]
@@ -255,7 +255,7 @@ def test_export_then_read_gives_the_same_decisions(tmp_path, rows, fmt):
 )
 @given(labels=st.lists(st.sampled_from(CLASS_CODES), min_size=1, max_size=20))
 def test_challenge_format_round_trips(tmp_path, labels):
-    from wbcreview.labels import write_original_labels
+    from wbcreview.data.labels import write_original_labels
 
     rows = [(f"{i:08d}", lab, None) for i, lab in enumerate(labels)]
     path = tmp_path / "c.csv"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wbcreview import degrade as dg
-from wbcreview.draw import draw_cell
-from wbcreview.release import SEVERITIES
+from wbcreview.data.release import SEVERITIES
+from wbcreview.demo import degrade as dg
+from wbcreview.demo.draw import draw_cell
 
 
 @pytest.fixture(scope="module")

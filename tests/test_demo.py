@@ -17,8 +17,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from wbcreview import demo
-from wbcreview.release import (
+from wbcreview.data.release import (
     CLASS_CODES,
     COLUMNS,
     DEGRADATION_PARAMS,
@@ -29,6 +28,7 @@ from wbcreview.release import (
     SPLITS,
     shard_name,
 )
+from wbcreview.demo import build as demo
 
 PBC_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pbc_sample"
 CELLS, SEED = 300, 11

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wbcreview import consensus, demo_votes
-from wbcreview.release import CLASS_CODES, CLASSES
-from wbcreview.store import Reviewer, Store
+from wbcreview.data.release import CLASS_CODES, CLASSES
+from wbcreview.demo import votes as demo_votes
+from wbcreview.review import consensus
+from wbcreview.review.store import Reviewer, Store
 
 pytest_plugins = ["tests.store_fixtures"]  # store_url (SQLite and PostgreSQL)
 
@@ -110,7 +111,7 @@ def test_demo_votes_never_go_into_a_real_review_store(tmp_path, cells):
 def test_the_demo_store_is_its_own_file(tmp_path, monkeypatch):
     monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path))
     assert demo_votes.demo_store_url() == f"sqlite:///{tmp_path / 'demo-reviews.sqlite'}"
-    from wbcreview.store import default_url
+    from wbcreview.review.store import default_url
 
     assert default_url() != demo_votes.demo_store_url()
 

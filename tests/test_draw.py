@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wbcreview.draw import CELL_HEIGHT, CELL_WIDTH, LOOKS, SIZE_JITTER, contact_sheet, draw_cell
-from wbcreview.release import CLASS_CODES
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.demo.draw import (
+    CELL_HEIGHT,
+    CELL_WIDTH,
+    LOOKS,
+    SIZE_JITTER,
+    contact_sheet,
+    draw_cell,
+)
 
 
 def _pixels(label: str, seed: int = 0) -> np.ndarray:

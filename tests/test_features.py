@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from wbcreview import baseline, features, predictions
-from wbcreview.catalog import open_catalog
-from wbcreview.release import CLASS_CODES
+from wbcreview.data.catalog import open_catalog
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.triage import baseline, features, predictions
 
 NAMES = list(features.FEATURE_NAMES)
 BACKGROUND = (240, 226, 210)
@@ -133,7 +133,7 @@ def test_features_of_a_copy_are_cached_on_disk(demo_copy, monkeypatch):
 
 def test_parallel_workers_give_the_same_features(demo_copy, monkeypatch):
     with open_catalog(demo_copy) as cat:
-        from wbcreview.images import ImageReader
+        from wbcreview.data.images import ImageReader
 
         with ImageReader() as reader:
             serial = features.compute(cat, reader, workers=1)
@@ -151,7 +151,7 @@ def test_workers_that_cannot_start_fall_back_to_this_process(demo_copy, monkeypa
     here = []
     real = features.features_of_bytes
     with open_catalog(demo_copy) as cat:
-        from wbcreview.images import ImageReader
+        from wbcreview.data.images import ImageReader
 
         with ImageReader() as reader:
             with monkeypatch.context() as patched:

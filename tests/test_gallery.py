@@ -13,10 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from wbcreview import gallery, images
-from wbcreview.gallery import BrowseState, Tile
-from wbcreview.query import Filter
-from wbcreview.release import CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.data import images
+from wbcreview.data.query import Filter
+from wbcreview.data.release import CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.views import browse as gallery
+from wbcreview.views.browse import BrowseState, Tile
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&"
 

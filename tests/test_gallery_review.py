@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from wbcreview import gallery_review as gr
-from wbcreview.release import CLASS_CODES
-from wbcreview.review import CLASS_KEYS, CLASS_ORDER
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.review import gallery as gr
+from wbcreview.review.workflow import CLASS_KEYS, CLASS_ORDER
 
 ORDER = ["a", "b", "c", "d", "e", "f"]
 LABELS = {"a": "LY", "b": "SNE", "c": "LY", "d": "BL", "e": "SNE", "f": "XX"}

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from wbcreview import catalog, review
-from wbcreview import gallery_review as gr
-from wbcreview.store import Reviewer, Store
+from wbcreview.data import catalog
+from wbcreview.review import gallery as gr
+from wbcreview.review import workflow as review
+from wbcreview.review.store import Reviewer, Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/11_Gallery_review.py"

@@ -7,8 +7,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from wbcreview import health
 from wbcreview.cli import main
+from wbcreview.data import health
 
 P2_TRAIN = "pristine/phase2_train-00000-of-00001.parquet"
 D_TEST = "degraded/phase2_test-00000-of-00002.parquet"

@@ -16,9 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from wbcreview import catalog, decisions, labels, predictions
-from wbcreview.fsutil import UnsafePath, safe_child
-from wbcreview.store import Reviewer, Store
+from wbcreview.curation import export as decisions
+from wbcreview.data import catalog, labels
+from wbcreview.files import UnsafePath, safe_child
+from wbcreview.review.store import Reviewer, Store
+from wbcreview.triage import predictions
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = "<script>window.__xss=1</script>"
@@ -123,7 +125,7 @@ FUZZ = settings(max_examples=120, deadline=None,
 
 @pytest.fixture(scope="module")
 def fuzz_catalog(tmp_path_factory):
-    from wbcreview.demo import build_demo
+    from wbcreview.demo.build import build_demo
 
     root = tmp_path_factory.mktemp("fuzz") / "wbcbench"
     build_demo(root, cells=200, seed=3)

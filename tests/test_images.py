@@ -11,8 +11,8 @@ import parquet_fixtures as fx
 import pytest
 from PIL import Image
 
-from wbcreview import images
-from wbcreview.images import (
+from wbcreview.data import images
+from wbcreview.data.images import (
     ByteLRU,
     FdCache,
     ImageReader,
@@ -23,7 +23,7 @@ from wbcreview.images import (
     thumbnail,
     thumbnails,
 )
-from wbcreview.locator import locate_images
+from wbcreview.data.locator import locate_images
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wbcreview import locator
-from wbcreview.locator import LocatedShard, count_data_pages, layout, locate_images
+from wbcreview.data import locator
+from wbcreview.data.locator import LocatedShard, count_data_pages, layout, locate_images
 
 
 def located_values(located: LocatedShard) -> list[bytes | None]:

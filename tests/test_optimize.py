@@ -9,9 +9,9 @@ import parquet_fixtures as fx
 import pyarrow.parquet as pq
 import pytest
 
-from wbcreview import optimize
-from wbcreview.locator import layout, locate_images
-from wbcreview.optimize import OptimizeError, optimize_copy
+from wbcreview.data import optimize
+from wbcreview.data.locator import layout, locate_images
+from wbcreview.data.optimize import OptimizeError, optimize_copy
 
 
 @pytest.fixture(scope="module")

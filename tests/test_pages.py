@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from wbcreview import catalog, query
-from wbcreview.release import CELL_TYPES, CLASS_CODES
+from wbcreview.data import catalog, query
+from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 BROWSE, CELL, PATIENT, ATLAS = (

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wbcreview import predictions, triage_cli
-from wbcreview.catalog import open_catalog
-from wbcreview.predictions import PredictionsError
-from wbcreview.release import CLASS_CODES
+from wbcreview.cli import triage as triage_cli
+from wbcreview.data.catalog import open_catalog
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.triage import predictions
+from wbcreview.triage.predictions import PredictionsError
 
 
 @pytest.fixture(scope="module")

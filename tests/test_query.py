@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wbcreview import query
-from wbcreview.catalog import open_catalog
+from wbcreview.data import query
+from wbcreview.data.catalog import open_catalog
 
 ORDER_BY = {
     "image id": "image_id, config",
@@ -132,7 +132,7 @@ def test_status_filter_matches_only_the_resolved_cells(cur):
 def test_suspicion_sort_puts_the_most_suspect_cells_first(demo_root):
     import pandas as pd
 
-    from wbcreview import triage
+    from wbcreview.triage import ranking as triage
 
     with open_catalog(demo_root) as cat:
         cur = cat.cursor()

@@ -8,9 +8,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from wbcreview import catalog, consensus, query, review
-from wbcreview.release import CLASS_CODES
-from wbcreview.store import Reviewer, Store
+from wbcreview.data import catalog, query
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.review import consensus
+from wbcreview.review import workflow as review
+from wbcreview.review.store import Reviewer, Store
 
 ANN = Reviewer("Ann", "Team 1", "annotator")
 BEN = Reviewer("Ben", "Team 2", "annotator")

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from wbcreview import catalog, query, review
-from wbcreview.store import Reviewer, Store, StoreUnavailable
+from wbcreview.data import catalog, query
+from wbcreview.review import workflow as review
+from wbcreview.review.store import Reviewer, Store, StoreUnavailable
 from wbcreview.ui import review as review_ui
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -418,7 +419,7 @@ def test_cell_history_for_the_cell_page_follows_blind_review(db_url, cells):
 
 
 def test_consensus_page_shows_calibration_accuracy_and_the_weighted_rule(db_url, cells):
-    from wbcreview.store import Reviewer, Store
+    from wbcreview.review.store import Reviewer, Store
 
     admin = Reviewer("Admin", "Lab", "admin")
     good, bad = Reviewer("good", "T1", "annotator"), Reviewer("bad", "T2", "annotator")
@@ -440,7 +441,7 @@ def test_consensus_page_shows_calibration_accuracy_and_the_weighted_rule(db_url,
 
 
 def test_admin_turns_expert_decisions_into_calibration_cells(db_url, cells):
-    from wbcreview.store import Reviewer, Store
+    from wbcreview.review.store import Reviewer, Store
 
     expert = Reviewer("Expert", "Lab", "adjudicator")
     picked = cells.head(3)

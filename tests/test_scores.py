@@ -17,10 +17,11 @@ from sklearn.metrics import (
     precision_score,
 )
 
-from wbcreview import decisions, predictions, scores
-from wbcreview.catalog import open_catalog
-from wbcreview.release import CLASS_CODES
-from wbcreview.store import Reviewer, Store
+from wbcreview.curation import export as decisions
+from wbcreview.data.catalog import open_catalog
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.review.store import Reviewer, Store
+from wbcreview.triage import predictions, scores
 
 EXPERT = Reviewer("Dr Expert", "Experts", "adjudicator")
 SOME = list(CLASS_CODES[:6])

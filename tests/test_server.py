@@ -9,7 +9,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from wbcreview.store import PermissionDenied, Reviewer, Store
+from wbcreview.review.store import PermissionDenied, Reviewer, Store
 
 pytest_plugins = ["tests.store_fixtures"]  # store, store_url, raw_engine (SQLite and PostgreSQL)
 

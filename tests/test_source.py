@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wbcreview import source
-from wbcreview.release import HUB_REPO_ID
+from wbcreview.data import source
+from wbcreview.data.release import HUB_REPO_ID
 
 CARD = """---
 license: cc-by-nc-4.0

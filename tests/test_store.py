@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wbcreview import store as st_
-from wbcreview.store import (
+from wbcreview.review import store as st_
+from wbcreview.review.store import (
     InvalidVote,
     PermissionDenied,
     Reviewer,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from wbcreview.store import Reviewer, Store
+from wbcreview.review.store import Reviewer, Store
 
 pytest_plugins = ["tests.store_fixtures"]  # store_url, raw_engine (SQLite and PostgreSQL)
 
@@ -93,7 +93,7 @@ def test_concurrent_retries_of_one_vote_store_it_once(store_url, raw_engine):
 CHILD = textwrap.dedent(
     """
     import sys
-    from wbcreview.store import Reviewer, Store
+    from wbcreview.review.store import Reviewer, Store
 
     store = Store.open(sys.argv[1])
     who = Reviewer("Killed", "Team 1", "annotator")

@@ -10,10 +10,14 @@ import pandas as pd
 import pytest
 from cleanlab.rank import get_label_quality_ensemble_scores, get_label_quality_scores
 
-from wbcreview import decisions, predictions, triage, triage_bench, triage_cli
-from wbcreview.catalog import open_catalog
-from wbcreview.release import CLASS_CODES
-from wbcreview.store import PermissionDenied, Reviewer, Store
+from wbcreview.cli import triage as triage_cli
+from wbcreview.curation import export as decisions
+from wbcreview.data.catalog import open_catalog
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.review.store import PermissionDenied, Reviewer, Store
+from wbcreview.triage import benchmark as triage_bench
+from wbcreview.triage import predictions
+from wbcreview.triage import ranking as triage
 
 ADMIN = Reviewer("Ada Admin", "Core", "admin")
 ANNOTATOR = Reviewer("Ann", "Team 1", "annotator")

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from wbcreview import predictions
-from wbcreview.catalog import open_catalog
-from wbcreview.store import Reviewer, Store
+from wbcreview.data.catalog import open_catalog
+from wbcreview.review.store import Reviewer, Store
+from wbcreview.triage import predictions
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TRIAGE, SCORES = "pages/9_Triage.py", "pages/10_Scores.py"

@@ -148,8 +148,8 @@ def stop_server(server: Server) -> None:
 
 def build_copy(out: Path, home: Path, **demo_args) -> Path:
     """Write a demo copy and build its catalog here, before any server opens it."""
-    from wbcreview import catalog
-    from wbcreview.demo import build_demo
+    from wbcreview.data import catalog
+    from wbcreview.demo.build import build_demo
 
     build_demo(out, **demo_args)
     with pytest.MonkeyPatch.context() as mp:

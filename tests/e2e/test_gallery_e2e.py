@@ -11,9 +11,10 @@ import pytest
 
 from tests.e2e.browser import no_exception, screenshot, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
-from wbcreview import catalog, review
-from wbcreview.demo import DEMO_MARKER
-from wbcreview.store import Reviewer, Store
+from wbcreview.data import catalog
+from wbcreview.demo.build import DEMO_MARKER
+from wbcreview.review import workflow as review
+from wbcreview.review.store import Reviewer, Store
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,9 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser import no_exception, open_page, screenshot, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
-from wbcreview import catalog, review
-from wbcreview.demo import DEMO_MARKER
+from wbcreview.data import catalog
+from wbcreview.demo.build import DEMO_MARKER
+from wbcreview.review import workflow as review
 
 pytestmark = pytest.mark.e2e
 

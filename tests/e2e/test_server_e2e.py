@@ -22,9 +22,10 @@ from tests.e2e.browser import no_exception, open_page, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
 from tests.e2e.test_review_e2e import be, cell_shown, fill
 from tests.store_fixtures import pg_schema
-from wbcreview import catalog, review
-from wbcreview.demo import DEMO_MARKER
-from wbcreview.store import Reviewer, Store
+from wbcreview.data import catalog
+from wbcreview.demo.build import DEMO_MARKER
+from wbcreview.review import workflow as review
+from wbcreview.review.store import Reviewer, Store
 
 pytest_plugins = ["tests.store_fixtures"]  # pg_engine
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wbcreview import catalog as catalog_mod
-from wbcreview import config, source
+from wbcreview import config
+from wbcreview.data import catalog as catalog_mod
+from wbcreview.data import source
 
 PAGE_ICON = "🩸"
 
@@ -36,7 +37,7 @@ def ensure_demo(src: source.DataSource) -> bool:
     """Build the demo copy when it is the source and missing, with a progress bar."""
     if not src.is_demo or (src.root / "README.md").exists():
         return True
-    from wbcreview import demo
+    from wbcreview.demo import build as demo
 
     bar = st.progress(0.0, text="Building the demo copy (first start only)...")
     try:
@@ -83,7 +84,7 @@ def clear_caches() -> None:
 
 def health_report(cat: catalog_mod.Catalog, decode_images: bool = False):
     """The health report of the catalog's copy, cached per catalog fingerprint."""
-    from wbcreview import health
+    from wbcreview.data import health
 
     if decode_images:
         bar = st.progress(0.0, text="Decoding images...")
@@ -100,7 +101,7 @@ def health_report(cat: catalog_mod.Catalog, decode_images: bool = False):
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Checking the copy...")
 def _quick_report(root: str, fingerprint: str):
-    from wbcreview import health
+    from wbcreview.data import health
 
     del fingerprint  # cache key only
     return health.check(
@@ -113,7 +114,7 @@ def _quick_report(root: str, fingerprint: str):
 @st.cache_resource(show_spinner=False)
 def reader():
     """The process's image reader: open file descriptors, thumbnail LRU, decode pool."""
-    from wbcreview import images
+    from wbcreview.data import images
 
     return images.ImageReader(
         cache_bytes=config.get_int("WBCREVIEW_THUMB_CACHE_MB", 1) * 1024 * 1024

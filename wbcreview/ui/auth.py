@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wbcreview import auth, config
-from wbcreview.store import Reviewer
+from wbcreview import config
+from wbcreview.review import auth
+from wbcreview.review.store import Reviewer
 
 _SIGNED_IN = "auth_reviewer"
 _PROBLEM = "auth_problem"

@@ -23,10 +23,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pandas as pd
 import streamlit as st
 
-from wbcreview import gallery, images, query, ui
-from wbcreview.catalog import Catalog
-from wbcreview.gallery import BrowseState
-from wbcreview.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview import ui
+from wbcreview.data import images, query
+from wbcreview.data.catalog import Catalog
+from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.views import browse as gallery
+from wbcreview.views.browse import BrowseState
 
 THUMB_PX = 128
 MAX_PATIENT_TILES = 600
@@ -126,7 +128,7 @@ def register_suspects(cur, cat: Catalog, state: BrowseState) -> BrowseState:
     """
     if state.sort != "suspicion":
         return state
-    from wbcreview import triage
+    from wbcreview.triage import ranking as triage
     from wbcreview.ui import triage as triage_ui
 
     ranking = triage_ui.suspect_ranking(cat)
@@ -422,7 +424,7 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
 def _review_statuses(cat: Catalog) -> dict[str, str] | None:
     """cell_id -> review status from the decision store, or None when the session's
     reviewer may not see consensus (blind review: annotators see no one else's votes)."""
-    from wbcreview.store import can
+    from wbcreview.review.store import can
     from wbcreview.ui import review as review_ui
 
     reviewer = review_ui.current_reviewer()

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from wbcreview import config, decisions, fsutil, labels
-from wbcreview.catalog import Catalog
-from wbcreview.release import SPLITS
-from wbcreview.store import Store, StoreError, can
+from wbcreview import config
+from wbcreview import files as fsutil
+from wbcreview.curation import export as decisions
+from wbcreview.data import labels
+from wbcreview.data.catalog import Catalog
+from wbcreview.data.release import SPLITS
+from wbcreview.review.store import Store, StoreError, can
 from wbcreview.ui import review as review_ui
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}

@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from wbcreview import gallery_review as gr
-from wbcreview import query, review
-from wbcreview.catalog import Catalog
-from wbcreview.release import CELL_TYPES
-from wbcreview.store import (
+from wbcreview.data import query
+from wbcreview.data.catalog import Catalog
+from wbcreview.data.release import CELL_TYPES
+from wbcreview.review import gallery as gr
+from wbcreview.review import workflow as review
+from wbcreview.review.store import (
     REMOVE_REASONS,
     InvalidVote,
     PermissionDenied,

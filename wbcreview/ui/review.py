@@ -22,11 +22,13 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from wbcreview import config, demo_votes, gallery, images, query, review, source
-from wbcreview.catalog import Catalog
-from wbcreview.gallery import BrowseState
-from wbcreview.release import CELL_TYPES, CLASS_CODES
-from wbcreview.store import (
+from wbcreview import config
+from wbcreview.data import images, query, source
+from wbcreview.data.catalog import Catalog
+from wbcreview.data.release import CELL_TYPES, CLASS_CODES
+from wbcreview.demo import votes as demo_votes
+from wbcreview.review import workflow as review
+from wbcreview.review.store import (
     REMOVE_REASONS,
     ROLES,
     InvalidVote,
@@ -38,6 +40,8 @@ from wbcreview.store import (
     can,
 )
 from wbcreview.ui import browse
+from wbcreview.views import browse as gallery
+from wbcreview.views.browse import BrowseState
 
 ROLE_HELP = {
     "annotator": "votes on cells; sees others' votes on a cell only after voting on it",
@@ -143,7 +147,7 @@ def store_url(src: source.DataSource | None) -> str:
     else setting WBCREVIEW_DB / the default SQLite file."""
     if src is not None and src.is_demo and st.session_state.get(_DEMO_SAVED, True):
         return demo_votes.demo_store_url()
-    from wbcreview.store import default_url
+    from wbcreview.review.store import default_url
 
     return default_url()
 
@@ -899,7 +903,7 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
         col.metric(status.capitalize(), f"{counts[status]:,}")
     metrics[5].metric("Votes", f"{len(votes):,}")
     metrics[6].metric("Reviewers", f"{votes['reviewer'].nunique():,}")
-    from wbcreview import consensus as consensus_mod
+    from wbcreview.review import consensus as consensus_mod
 
     st.caption(
         f"A cell is agreed when it has at least {consensus_mod.min_votes_setting()} votes and "
@@ -1004,8 +1008,8 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
 
 def _calibration_section(store: Store, reviewer: Reviewer, votes, adjudications, labels) -> None:
     """Each annotator's accuracy on calibration cells, and consensus weighted by it."""
-    from wbcreview import calibration
-    from wbcreview import consensus as consensus_mod
+    from wbcreview.review import calibration
+    from wbcreview.review import consensus as consensus_mod
 
     st.markdown("**Calibration cells: each annotator's accuracy** (cells with a known answer)")
     if not can(reviewer, "see_all_votes"):
@@ -1074,7 +1078,7 @@ def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> 
         f"accepted · {counts['adjudicated']:,} adjudicated · {counts['pending']:,} pending"
     )
     cols = st.columns([2, 2, 2])
-    from wbcreview import consensus as consensus_mod
+    from wbcreview.review import consensus as consensus_mod
 
     statuses = cols[0].multiselect(
         "Status",

@@ -1,7 +1,7 @@
 """Streamlit widgets of the Triage and Scores pages: prediction files (import, baseline),
 the suspect ranking and its one-click review queue, and scores before and after curation.
 
-Everything computed comes from wbcreview.predictions, baseline, triage and scores; this
+Everything computed comes from wbcreview.triage.predictions, baseline, triage and scores; this
 module only draws, caches and turns their errors into messages. Who acts and which
 decision store is used come from wbcreview.ui.review (the review pages' sidebar).
 """
@@ -11,11 +11,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from wbcreview import baseline, decisions, features, gallery, predictions, scores, triage, ui
-from wbcreview.catalog import Catalog
-from wbcreview.release import CLASS_CODES
-from wbcreview.store import PermissionDenied, Reviewer, Store, StoreError, can
+from wbcreview import ui
+from wbcreview.curation import export as decisions
+from wbcreview.data.catalog import Catalog
+from wbcreview.data.release import CLASS_CODES
+from wbcreview.review.store import PermissionDenied, Reviewer, Store, StoreError, can
+from wbcreview.triage import baseline, features, predictions, scores
+from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
+from wbcreview.views import browse as gallery
 
 TOP_TILES = 24
 TABLE_ROWS = 1000

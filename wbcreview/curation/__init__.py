@@ -1,0 +1,1 @@
+"""Correction lists: final decisions out (export) and onto a copy (apply)."""

@@ -1,0 +1,1 @@
+"""Reading a copy of the release: source, catalog, queries, images, health."""

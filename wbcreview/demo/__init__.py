@@ -1,0 +1,1 @@
+"""The demo copy: painted cells, the release's degradations, simulated votes."""

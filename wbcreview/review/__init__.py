@@ -1,0 +1,1 @@
+"""Reviewing labels: the decision store, queues, consensus, calibration, users."""

@@ -1,0 +1,1 @@
+"""Finding likely label errors: predictions, the baseline, the suspect ranking, scores."""

@@ -1,0 +1,1 @@
+"""What screens show, as pure functions (HTML, figures); no Streamlit here."""
