@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from wbcreview.errors import WbcreviewError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,7 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
-class SettingError(Exception):
+class SettingError(WbcreviewError):
     """A setting has a value that cannot be used."""
 
 

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from wbcreview.errors import WbcreviewError
 
-class UnsafePath(Exception):
+
+class UnsafePath(WbcreviewError):
     """A path given by the user would write where it must not."""
 
 

@@ -23,12 +23,13 @@ from wbcreview import files as fsutil
 from wbcreview.data import optimize
 from wbcreview.data.catalog import open_catalog
 from wbcreview.data.release import CLASS_CODES, DEGRADATION_PARAMS
+from wbcreview.errors import WbcreviewError
 
 Progress = Callable[[int, int, str], None]
 ACTIONS = ("correct", "remove", "retain")
 
 
-class ApplyError(Exception):
+class ApplyError(WbcreviewError):
     """The decisions cannot be applied to this copy."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 from wbcreview.review import consensus
 
 FORMATS = ("csv", "parquet", "json")
@@ -32,7 +33,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _UID_NAMESPACE = uuid.UUID("0b6c4f5e-7f0a-4c53-9d0e-2a9f3c1b7e44")
 
 
-class DecisionsError(Exception):
+class DecisionsError(WbcreviewError):
     """Decisions or votes cannot be exported, read or imported as given."""
 
 

@@ -14,6 +14,8 @@ CLI) can read while one rebuilds; a DuckDB file admits one writing process only.
 
 from __future__ import annotations
 
+from wbcreview.errors import WbcreviewError
+
 import hashlib
 import json
 import os
@@ -40,7 +42,7 @@ CATALOG_VERSION = 4
 Progress = Callable[[int, int, str], None]
 
 
-class CatalogError(Exception):
+class CatalogError(WbcreviewError):
     """The catalog could not be built or opened."""
 
 

@@ -7,6 +7,8 @@ IDs written as `01416766.jpg`.
 
 from __future__ import annotations
 
+from wbcreview.errors import WbcreviewError
+
 import csv
 import io
 from pathlib import Path
@@ -16,7 +18,7 @@ import pandas as pd
 from wbcreview.data.release import CLASS_CODES
 
 
-class LabelFileError(Exception):
+class LabelFileError(WbcreviewError):
     """An original label file is not in the challenge's format."""
 
 

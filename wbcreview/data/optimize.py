@@ -10,6 +10,8 @@ a failure leaves no half copy behind.
 
 from __future__ import annotations
 
+from wbcreview.errors import WbcreviewError
+
 import os
 import secrets
 import shutil
@@ -27,7 +29,7 @@ from .locator import locate_images
 Progress = Callable[[int, int, str], None]
 
 
-class OptimizeError(Exception):
+class OptimizeError(WbcreviewError):
     "The optimized copy cannot be made where or from what was asked"
 
 

@@ -6,6 +6,8 @@ from user text). Functions take a DuckDB cursor so each script run or thread use
 
 from __future__ import annotations
 
+from wbcreview.errors import WbcreviewError
+
 from dataclasses import asdict, dataclass, field, fields
 
 import pandas as pd
@@ -16,7 +18,7 @@ from wbcreview.data.release import CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
 REVIEW_STATUSES = ("pending", "agreed", "disputed", "adjudicated")
 
 
-class QueryError(Exception):
+class QueryError(WbcreviewError):
     """A filter or sort that cannot be asked."""
 
 

@@ -7,6 +7,8 @@ splits come from the YAML `configs:` block of its README.md when there is one, e
 
 from __future__ import annotations
 
+from wbcreview.errors import WbcreviewError
+
 import glob
 import os
 from dataclasses import dataclass
@@ -18,11 +20,11 @@ from wbcreview import config
 from wbcreview.data.release import HUB_REPO_ID, SHARD_RE
 
 
-class SourceError(Exception):
+class SourceError(WbcreviewError):
     """The data root cannot be used."""
 
 
-class DownloadError(Exception):
+class DownloadError(WbcreviewError):
     """The release could not be downloaded from the Hub."""
 
 

@@ -45,6 +45,7 @@ from wbcreview.data.release import (
 )
 from wbcreview.demo import degrade as degrade_ops
 from wbcreview.demo import draw
+from wbcreview.errors import WbcreviewError
 
 DEFAULT_CELLS = 2000
 # Every class in every split: 13 cells in each of the 4 splits at least.
@@ -94,7 +95,7 @@ BATCHES_IN_FLIGHT = 8
 PARALLEL_FROM_CELLS = 600
 
 
-class DemoError(Exception):
+class DemoError(WbcreviewError):
     "The demo copy could not be built."
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from wbcreview import config
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 from wbcreview.review import consensus
 from wbcreview.review.store import REMOVE_REASONS, Reviewer, Store
 
@@ -44,7 +45,7 @@ _NAMESPACE = uuid.UUID("0c6f8f4e-5d0b-4b8e-8f5e-7d3c2a1b9e10")
 assert set(_REASONS) == set(REMOVE_REASONS)
 
 
-class DemoVotesError(Exception):
+class DemoVotesError(WbcreviewError):
     """The demo votes cannot be seeded (bad cells, or the store is not a demo store)."""
 
 

@@ -26,6 +26,7 @@ import bcrypt
 import yaml
 
 from wbcreview import config
+from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import ROLES, InvalidVote, Reviewer
 
 MODES: tuple[str, ...] = ("none", "password", "oidc")
@@ -36,7 +37,7 @@ MIN_PASSWORD = 8
 _DUMMY_HASH = bcrypt.hashpw(b"not a password", bcrypt.gensalt(4)).replace(b"$04$", b"$12$", 1)
 
 
-class AuthError(Exception):
+class AuthError(WbcreviewError):
     """Sign-in is misconfigured, or a user cannot be written."""
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 from wbcreview import config
+from wbcreview.errors import WbcreviewError
 
 STATUSES: tuple[str, ...] = ("pending", "agreed", "disputed", "adjudicated")
 # Classes that experts confuse (issue 9); PMY is in two groups.
@@ -38,7 +39,7 @@ VOTE_FIELDS = ("cell_id", "reviewer", "action", "label")
 Labels = Mapping[str, str] | pd.Series | None
 
 
-class ConsensusError(ValueError):
+class ConsensusError(WbcreviewError, ValueError):
     """The votes given to a consensus function cannot be used as they are."""
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from wbcreview import config
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 
 # --- vocabulary ------------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ _NAMESPACE = uuid.UUID("6f1d7a52-2c1b-4d8e-9a57-3b0c1e9f4d21")  # for uids deriv
 _PG_MIGRATION_LOCK = 0x7762637276  # advisory lock key ("wbcrv")
 
 
-class StoreError(Exception):
+class StoreError(WbcreviewError):
     """The decision store could not do what was asked."""
 
 

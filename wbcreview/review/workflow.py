@@ -26,6 +26,7 @@ import plotly.graph_objects as go
 from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.query import Filter, where
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
+from wbcreview.errors import WbcreviewError
 from wbcreview.review import consensus
 from wbcreview.review.store import REMOVE_REASONS
 
@@ -83,7 +84,7 @@ _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ID_HEADERS = ("image_id", "id", "cell_id", "image id", "image", "original_image_id")
 
 
-class ReviewError(Exception):
+class ReviewError(WbcreviewError):
     """A queue, an import or a view cannot be made as asked."""
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 from wbcreview.triage import features, predictions
 
 BASELINE_NAME = "baseline"
@@ -34,7 +35,7 @@ C = 0.3  # inverse regularisation strength, chosen on the PBC copy (macro-F1 by 
 Progress = Callable[[int, int, str], None]
 
 
-class BaselineError(Exception):
+class BaselineError(WbcreviewError):
     """The baseline cannot be fitted on this copy."""
 
 

@@ -25,6 +25,7 @@ from wbcreview.curation import apply as curate
 from wbcreview.data import catalog
 from wbcreview.data.release import CLASS_CODES
 from wbcreview.demo import build as demo
+from wbcreview.errors import WbcreviewError
 from wbcreview.triage import baseline, features, predictions
 from wbcreview.triage import ranking as triage
 
@@ -34,7 +35,7 @@ DEFAULT_KS = (0.01, 0.02, 0.05, 0.10, 0.20)  # shares of the ranked cells
 Progress = Callable[[int, int, str], None]
 
 
-class BenchError(Exception):
+class BenchError(WbcreviewError):
     """The triage benchmark cannot run as asked."""
 
 

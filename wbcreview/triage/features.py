@@ -35,6 +35,7 @@ from scipy import ndimage
 from wbcreview import config
 from wbcreview.data import query
 from wbcreview.data.catalog import Catalog, catalog_prefix
+from wbcreview.errors import WbcreviewError
 
 # Bump when the features change: older cache files are then ignored and removed.
 FEATURES_VERSION = 1
@@ -52,7 +53,7 @@ _YY, _XX = np.mgrid[0:FEATURE_PX, 0:FEATURE_PX].astype(np.float32)
 _CENTRE_DIST = np.hypot(_YY - (FEATURE_PX - 1) / 2, _XX - (FEATURE_PX - 1) / 2)
 
 
-class FeatureError(Exception):
+class FeatureError(WbcreviewError):
     """Features cannot be computed for this copy."""
 
 

@@ -37,6 +37,7 @@ from wbcreview import files as fsutil
 from wbcreview.data.catalog import catalog_prefix
 from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 
 KINDS = ("labels", "probabilities")
 PROB_TOLERANCE = 0.01  # |sum of a row's probabilities - 1| allowed (rounded CSV values)
@@ -49,7 +50,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.+-]{0,79}")
 _CODE_OF = {code.lower(): code for code in CLASS_CODES}
 
 
-class PredictionsError(Exception):
+class PredictionsError(WbcreviewError):
     """A prediction file or name cannot be used; `problems` lists every problem found."""
 
     def __init__(self, message: str, problems: list[str] | None = None):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 from wbcreview.triage import predictions
 
 METHODS: dict[str, str] = {
@@ -35,7 +36,7 @@ RANKING_COLUMNS = (
 )  # fmt: skip
 
 
-class TriageError(Exception):
+class TriageError(WbcreviewError):
     """A ranking or a queue cannot be made as asked."""
 
 

@@ -27,6 +27,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 from wbcreview.triage import predictions
 
 METRICS: dict[str, str] = {
@@ -40,7 +41,7 @@ GROUP_KINDS = ("all", "split", "config", "severity")
 COLOURS = {"original": "#9aa5b1", "curated": "#1f77b4"}
 
 
-class ScoresError(Exception):
+class ScoresError(WbcreviewError):
     """Scores cannot be computed as asked."""
 
 

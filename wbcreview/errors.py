@@ -1,0 +1,12 @@
+"""The one error family: every error wbcreview raises on purpose is a WbcreviewError.
+
+The edges catch it once: the CLI prints its message as one line and exits 1; `ui.page()`
+shows it once as `st.error`. Anything else that escapes is a bug: it is logged with its
+traceback and shown to the user as one line with an id to quote.
+"""
+
+from __future__ import annotations
+
+
+class WbcreviewError(Exception):
+    """Base of every error wbcreview raises on purpose; its message is for the user."""
