@@ -16,17 +16,19 @@ class UnsafePath(WbcreviewError):
     """A path given by the user would write where it must not."""
 
 
-def check_new_folder(src: Path, out: Path) -> None:
-    """Refuse an output folder that is the source, inside it, contains it, or is not empty."""
+def check_new_folder(src: Path, out: Path, noun: str = "input") -> None:
+    """Refuse an output folder that is the source, inside it, contains it, or is not empty.
+
+    `noun` names `src` in the messages ("input", "source")."""
     src_real, out_real = Path(src).resolve(), Path(out).resolve()
     if out_real == src_real:
-        raise UnsafePath(f"{out}: the output folder is the input; choose a new folder")
+        raise UnsafePath(f"{out}: the output folder is the {noun}; choose a new folder")
     if out_real.is_relative_to(src_real):
         raise UnsafePath(
-            f"{out}: the output folder is inside the input {src}; choose one outside it"
+            f"{out}: the output folder is inside the {noun} {src}; choose one outside it"
         )
     if src_real.is_relative_to(out_real):
-        raise UnsafePath(f"{out}: the output folder contains the input {src}; choose a new folder")
+        raise UnsafePath(f"{out}: the output folder contains the {noun} {src}; choose a new folder")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UnsafePath(f"{out}: exists and is not an empty folder; remove it or choose another")
 

@@ -14,8 +14,6 @@ CLI) can read while one rebuilds; a DuckDB file admits one writing process only.
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 import hashlib
 import json
 import os
@@ -34,8 +32,14 @@ import pyarrow.parquet as pq
 
 from wbcreview import config
 from wbcreview.data import labels, locator
-from wbcreview.data.release import CLASS_CODES, DEGRADATION_PARAMS, METADATA_COLUMNS, ORIGINAL_LABELS_DIR
+from wbcreview.data.release import (
+    CLASS_CODES,
+    DEGRADATION_PARAMS,
+    METADATA_COLUMNS,
+    ORIGINAL_LABELS_DIR,
+)
 from wbcreview.data.source import Shard, discover
+from wbcreview.errors import WbcreviewError
 
 # Bump when the tables below change: older catalogs are rebuilt on open.
 CATALOG_VERSION = 4

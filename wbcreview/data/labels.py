@@ -7,8 +7,6 @@ IDs written as `01416766.jpg`.
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 import csv
 import io
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.errors import WbcreviewError
 
 
 class LabelFileError(WbcreviewError):
