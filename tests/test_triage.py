@@ -222,7 +222,7 @@ def test_flips_are_seeded_and_always_change_the_label():
     first = triage_bench.flip_decisions(cells, 0.05, seed=3)
     assert first.equals(triage_bench.flip_decisions(cells, 0.05, seed=3))
     assert len(first) == 10
-    assert (first["final_label"] != first["original_label"]).all()
+    assert (first["final_label"] != first["current_label"]).all()
     assert set(first["final_label"]) <= {"SNE", "LY"}
     with pytest.raises(triage_bench.BenchError):
         triage_bench.flip_decisions(cells, 1.5, seed=0)

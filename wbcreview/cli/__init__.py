@@ -19,8 +19,10 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from wbcreview.data.catalog import CatalogError
     from wbcreview.data.labels import LabelFileError
     from wbcreview.data.source import DownloadError, SourceError
+    from wbcreview.errors import WbcreviewError
 
     errors: list[type[Exception]] = [
+        WbcreviewError,
         CatalogError,
         SettingError,
         LabelFileError,
@@ -213,38 +215,53 @@ def cmd_apply(args) -> int:
         with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
             frame = decisions.final_decisions(cat.cursor(), store)
     summary = curate.apply_decisions(src.root, Path(args.out), frame, progress=Bar())
+    for stale in summary.stale_removed:
+        print(f"removed {stale}, left by an earlier run that was killed", file=sys.stderr)
     print(f"curated copy written to {args.out}: {summary}")
     return 0
 
 
+def protected_paths(root: Path, store_url: str | None) -> list[Path]:
+    """What an output file may never overwrite: the data copy, the catalogs, the store."""
+    from wbcreview import config, files
+
+    return [Path(root), config.data_dir() / "catalog", *files.sqlite_files(store_url)]
+
+
 def cmd_export(args) -> int:
+    from wbcreview import files
     from wbcreview.curation import export as decisions
-    from wbcreview.data import catalog
+    from wbcreview.data import catalog, health
 
     src = _resolve(args)
     out = Path(args.out)
+    if args.format == "challenge" and not args.split:
+        raise decisions.DecisionsError("--format challenge needs --split SPLIT")
     with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
+        files.check_output_file(
+            out, force=args.force, protected=protected_paths(src.root, store.url)
+        )
         frame = decisions.final_decisions(cat.cursor(), store, include_agreed=args.include_agreed)
         if args.format == "challenge":
-            if not args.split:
-                raise decisions.DecisionsError("--format challenge needs --split SPLIT")
-            data = decisions.challenge_bytes(cat.cursor(), frame, args.split)
+            report = health.check(src.root, catalog=cat, decode_images=False)
+            data = decisions.challenge_bytes(cat.cursor(), frame, args.split, report=report)
         else:
             data = decisions.export_bytes(frame, args.format)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    files.write_file(out, data)
     print(f"{decisions.summary_line(frame)}; written to {out}")
     return 0
 
 
 def cmd_import_votes(args) -> int:
-    from wbcreview.curation import export as decisions
+    from wbcreview.curation import imports
     from wbcreview.data import catalog
 
     src = _resolve(args)
     with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
-        added = decisions.import_vote_file(Path(args.file), args.team, store, cat.cursor())
-    print(f"{added} new vote(s) imported from {args.file} for team {args.team}")
+        report = imports.import_vote_file(
+            Path(args.file), args.team, store, cat.cursor(), name=args.file
+        )
+    print(report)
     return 0
 
 
@@ -329,6 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="with --format challenge: the split to write as ID,labels")
     p.add_argument(
         "--include-agreed", action="store_true", help="also agreed, not yet adjudicated cells"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file (never the data copy, the catalog or the store)",
     )
     p.set_defaults(func=cmd_export)
 
