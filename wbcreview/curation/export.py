@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from wbcreview.curation.errors import DecisionsError
 from wbcreview.data.release import CLASS_CODES
-from wbcreview.errors import WbcreviewError
 from wbcreview.review import consensus
 
 FORMATS = ("csv", "parquet", "json")
@@ -44,10 +44,6 @@ EXPORT_COLUMNS = tuple(COLUMN_TYPES)
 CHALLENGE_COLUMNS = ("ID", "labels", "split")
 # Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-class DecisionsError(WbcreviewError):
-    """Decisions or votes cannot be exported, read or imported as given."""
 
 
 def typed(frame: pd.DataFrame) -> pd.DataFrame:

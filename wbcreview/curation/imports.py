@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from wbcreview import csvfile
-from wbcreview.curation.export import DecisionsError
+from wbcreview.curation.errors import DecisionsError
 from wbcreview.data.release import CLASS_CODES
 from wbcreview.review.store import (
     ACTIONS,

@@ -133,7 +133,8 @@ def import_section(cat: Catalog, store: Store) -> None:
     st.subheader("Import votes made offline")
     st.caption(
         "CSV columns: image_id, annotator, action, label, reason, comment, time (ISO 8601). "
-        "The time decides which vote counts; a file already imported adds nothing."
+        "The time decides which vote counts; a file already imported adds nothing. "
+        "At most 64 MiB (docs/FORMATS.md)."
     )
     if reviewer is None or not can(reviewer, "import_votes"):
         st.info("Importing votes needs the admin role (choose it in the sidebar).")
@@ -155,7 +156,10 @@ def import_section(cat: Catalog, store: Store) -> None:
                     except (WbcreviewError, OSError) as exc:
                         st.error(f"Nothing imported. {_one_line(exc)}")
     st.subheader("Import the original challenge label files")
-    st.caption("CSV with CRLF, `ID,labels,split` (IDs like 01416766.jpg); one file per split.")
+    st.caption(
+        "CSV with CRLF, `ID,labels,split` (IDs like 01416766.jpg); one file per split, "
+        "at most 64 MiB."
+    )
     with st.form("cx_labels"):
         uploads = st.file_uploader(
             "Label files", type=["csv"], accept_multiple_files=True, key="cx_label_files"
