@@ -278,6 +278,6 @@ def test_cli_bench_triage_parses_percents():
     assert args.k == [0.01, 0.05, 0.5] and args.share == 0.1
     defaults = parser.parse_args(["bench-triage"])
     assert defaults.share == triage_bench.DEFAULT_SHARE
-    assert defaults.from_folder == str(triage_bench.PBC_SAMPLE)
+    assert defaults.from_folder is None  # the PBC sample when present, else painted cells
     with pytest.raises(SystemExit):
         parser.parse_args(["bench-triage", "--k", "0,200"])
