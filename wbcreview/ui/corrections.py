@@ -17,7 +17,7 @@ from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
 from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import Store, can
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
 # How the table names the columns: "original" is only ever the challenge file's label.
@@ -129,7 +129,7 @@ def _one_line(exc: BaseException) -> str:
 
 def import_section(cat: Catalog, store: Store) -> None:
     """Votes of a team that worked offline, and the original challenge label files."""
-    reviewer = review_ui.current_reviewer()
+    reviewer = session_ui.current_reviewer()
     st.subheader("Import votes made offline")
     st.caption(
         "CSV columns: image_id, annotator, action, label, reason, comment, time (ISO 8601). "
