@@ -12,7 +12,7 @@ from wbcreview import config, ui
 from wbcreview import files as fsutil
 from wbcreview.curation import export as decisions
 from wbcreview.curation import imports
-from wbcreview.data import labels
+from wbcreview.data import catalog as catalog_mod
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
 from wbcreview.errors import WbcreviewError
@@ -173,7 +173,7 @@ def import_section(cat: Catalog, store: Store) -> None:
                     paths.append(path)
                     names.append(Path(upload.name).name)
                 try:
-                    for s in labels.import_label_files(cat.root, paths, names=names):
+                    for s in catalog_mod.import_label_files(cat.root, paths, names=names):
                         st.success(
                             f"{s['file']}: {s['rows']:,} rows, {s['known']:,} cells of this copy, "
                             f"{s['differing']:,} labels differ from the current ones"
