@@ -27,6 +27,7 @@ from wbcreview import ui
 from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.ui import finders as finders_ui
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
 
@@ -754,6 +755,7 @@ def cell_view(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
                 "No row for this image in `metadata/degradation_params.csv` "
                 "(or the copy has no such file)."
             )
+    finders_ui.lookalikes(cat, row["cell_id"])
 
 
 # --- the Patient page -------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from wbcreview.review.store import (
     can,
 )
 from wbcreview.ui import browse
+from wbcreview.ui import finders as finders_ui
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
 
@@ -1183,6 +1184,7 @@ def _adjudicate_cell(cat, cur, store: Store, expert: Reviewer, row: dict, ids, p
         zoom = float(st.session_state.get("aj_zoom", 1.0) or 0)
         cell_images(cat, cur, cell, zoom)
         _zoom("aj_zoom", 1.0)
+        finders_ui.lookalikes(cat, cell)
     with right:
         votes = store.votes_for_cell(cell, expert)
         st.markdown(f"**Votes** ({len(votes)}) · tally {_md(row.get('tally') or '—')}")
