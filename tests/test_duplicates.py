@@ -156,7 +156,7 @@ def test_find_duplicates_writes_every_pair_to_csv(planted, tmp_path, capsys):
     assert len(frame) == len(truth.exact) + len(truth.near)
 
 
-def test_find_duplicates_refuses_a_radius_outside_the_hash(planted, capsys):
+def test_find_duplicates_refuses_a_similarity_above_one(planted, capsys):
     root, _ = planted
-    assert main(["find-duplicates", "--data", str(root), "--radius", "70"]) == 1
-    assert "radius must be between 0 and 32" in capsys.readouterr().err
+    assert main(["find-duplicates", "--data", str(root), "--similarity", "1.5"]) == 1
+    assert "similarity must be in (0, 1]" in capsys.readouterr().err

@@ -44,9 +44,7 @@ def cmd_find_duplicates(args) -> int:
 
     root = _resolve(args).root
     with catalog.open_catalog(root) as cat:
-        pairs = duplicates.duplicates(
-            cat, progress=Bar(), radius=args.radius, min_similarity=args.similarity
-        )
+        pairs = duplicates.duplicates(cat, progress=Bar(), min_similarity=args.similarity)
     counts = duplicates.summary(pairs)
     print(
         f"{counts['pairs']:,} duplicate pairs in {counts['groups']:,} groups "
@@ -115,6 +113,7 @@ def cmd_bench_finders(args) -> int:
         seed=args.seed,
         scale_root=scale,
         progress=Bar(),
+        synthetic_cells=args.synthetic_cells,
     )
     print(json.dumps(result, indent=2) if args.json else finders_bench.format_table(result))
     return 0
@@ -138,13 +137,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="CSV", help="write every pair to this CSV file")
     p.add_argument("--top", type=int, default=20, help="pairs to print (default 20)")
     p.add_argument(
-        "--radius", type=int, default=14, help="pHash bits a candidate pair may differ in (14)"
-    )
-    p.add_argument(
         "--similarity",
         type=float,
-        default=0.90,
-        help="least thumbnail correlation of a near duplicate (0.90)",
+        default=0.82,
+        help="least fine-thumbnail correlation of a near duplicate (0.82)",
     )
     p.set_defaults(func=cmd_find_duplicates)
 
@@ -186,5 +182,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="also time the finders on the bench demo copy of this many cells (e.g. 100000)",
     )
     p.add_argument("--scale-data", metavar="DIR", help="time the finders on this copy instead")
+    p.add_argument(
+        "--synthetic-cells",
+        type=int,
+        default=100_000,
+        help="time the steps after the scan on a signature table of this many rows "
+        "(default 100000; 0: skip)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_bench_finders)

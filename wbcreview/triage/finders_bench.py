@@ -130,11 +130,75 @@ def time_at_scale(root: Path, progress: Progress | None = None) -> dict:
     }
 
 
+def scan_cost(cat, images: int = 200) -> dict:
+    """Per-image cost of the scan: wall and CPU milliseconds to decode and describe `images`
+    of the copy's images in this one process (the scan runs two such processes)."""
+    from wbcreview.data import query
+    from wbcreview.data.images import ImageReader
+
+    rows = signatures.scanned_rows(cat).head(images)
+    with ImageReader() as reader:
+        data = reader.read(query.image_requests(cat.shard_paths(), rows))
+    signatures.signatures_of(data[:4])  # imports and first-call costs out of the figure
+    wall, cpu = time.perf_counter(), time.process_time()
+    signatures.signatures_of(data)
+    return {
+        "scan_images_timed": len(data),
+        "scan_wall_ms_per_image": round((time.perf_counter() - wall) * 1000 / len(data), 2),
+        "scan_cpu_ms_per_image": round((time.process_time() - cpu) * 1000 / len(data), 2),
+    }
+
+
+def synthetic_scale(sig, cells: int, seed: int = 0) -> dict:
+    """Time what follows the scan at `cells` rows, on a signature table grown from the copy's
+    own rows: measures repeated, each pHash with 12 to 20 random bits flipped and each
+    thumbnail with noise, so rows are distinct but hash like real cells. Times the pair
+    search, the quality scores, and a cached second run (read the table back, score)."""
+    import pandas as pd
+
+    rng = np.random.default_rng([seed, 0x5CA1E])
+    picks = rng.integers(0, len(sig), cells)
+    big = sig.iloc[picks].reset_index(drop=True).copy()
+    big["cell_id"] = [f"{i:08d}" for i in range(cells)]
+    big["image_id"] = big["cell_id"]
+    flips = np.zeros(cells, np.uint64)
+    for i, n in enumerate(rng.integers(12, 21, cells)):
+        for bit in rng.choice(64, n, replace=False):
+            flips[i] |= np.uint64(1) << np.uint64(bit)
+    big["phash"] = (big["phash"].to_numpy().view(np.uint64) ^ flips).view(np.int64)
+    thumbs = np.frombuffer(b"".join(big["thumb"]), np.int8).reshape(cells, -1).astype(np.int16)
+    thumbs = thumbs + rng.integers(-40, 41, thumbs.shape)
+    big["thumb"] = [t.tobytes() for t in thumbs.clip(-127, 127).astype(np.int8)]
+    started = time.perf_counter()
+    pairs = duplicates.find_pairs(big)
+    search = time.perf_counter() - started
+    started = time.perf_counter()
+    quality.issues(quality.scores(big))
+    scoring = time.perf_counter() - started
+    path = Path(tempfile.mkdtemp(prefix="wbcreview-scale-")) / "sig.parquet"
+    try:
+        signatures.write_cache(big, path)
+        started = time.perf_counter()
+        again = pd.read_parquet(path)
+        quality.issues(quality.scores(again))
+        second = time.perf_counter() - started
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+    return {
+        "synthetic_rows": cells,
+        "synthetic_pair_search_s": round(search, 2),
+        "synthetic_candidate_pairs_verified": int(len(pairs)),
+        "synthetic_quality_scores_s": round(scoring, 2),
+        "synthetic_second_run_s": round(second, 2),
+    }
+
+
 def run(
     from_folder: Path | None,
     seed: int = 0,
     scale_root: Path | None = None,
     progress: Progress | None = None,
+    synthetic_cells: int = 100_000,
 ) -> dict:
     """Plant, find, score; optionally time the finders on the copy at `scale_root`."""
     if from_folder is not None and not Path(from_folder).is_dir():
@@ -167,6 +231,21 @@ def run(
             if progress:
                 progress(2, 4, "scoring the look-alike embeddings")
             result["lookalikes"] = score_lookalikes(cat)
+            if synthetic_cells:
+                if progress:
+                    progress(3, 4, f"timing the steps after the scan at {synthetic_cells:,} rows")
+                cost = scan_cost(cat)
+                result["at_scale"] = {
+                    **cost,
+                    **synthetic_scale(signatures.cached(cat), synthetic_cells, seed),
+                }
+                scale = result["at_scale"]
+                scale["estimated_first_run_s"] = round(
+                    synthetic_cells * cost["scan_cpu_ms_per_image"] / 1000 / 2
+                    + scale["synthetic_pair_search_s"]
+                    + scale["synthetic_quality_scores_s"],
+                    1,
+                )
         if scale_root is not None:
             if progress:
                 progress(3, 4, f"timing the finders on {scale_root}")
@@ -206,6 +285,18 @@ def format_table(result: dict) -> str:
             f"  {method:<10} top1 {look[method]['top1']:.3f}  majority {look[method]['majority']:.3f}"
         )
     lines.append(f"  (the largest class is {look['majority_class_share']:.1%} of the cells)")
+    if "at_scale" in result:
+        a = result["at_scale"]
+        lines += [
+            "",
+            f"at {a['synthetic_rows']:,} cells (scan cost measured per image, steps after the "
+            "scan measured on a grown signature table):",
+            f"  scan: {a['scan_cpu_ms_per_image']} ms CPU ({a['scan_wall_ms_per_image']} ms wall) "
+            f"an image, {a['scan_images_timed']} images timed",
+            f"  pair search {a['synthetic_pair_search_s']} s, quality scores "
+            f"{a['synthetic_quality_scores_s']} s, cached second run {a['synthetic_second_run_s']} s",
+            f"  estimated first run on 2 cores: {a['estimated_first_run_s']} s",
+        ]
     if "scale_first_run_s" in result:
         lines += [
             "",

@@ -10,10 +10,10 @@ plain shares and ratios.
 
 | check | score | threshold | reason to remove |
 |---|---|---|---|
-| blurry | robust z of log sharpness, low side | 3.5 | low-quality |
-| dark | robust z of brightness, low side | 4 | low-quality |
-| light | robust z of brightness, high side | 4 | low-quality |
-| low_information | robust z of entropy, low side | 4 | low-quality |
+| blurry | robust z of log sharpness (Laplacian variance / variance), low side | 6 | low-quality |
+| dark | robust z of mean brightness and of the 99th percentile, both low (the lesser) | 6 | low-quality |
+| light | robust z of mean brightness, high side | 6 | low-quality |
+| low_information | robust z of entropy, low side | 6 | low-quality |
 | odd_size | abs log of the pixel area over the copy's median | log 1.5 | low-quality |
 | odd_aspect | 1 - short side / long side | 0.2 | low-quality |
 | mostly_background | 1 - nucleated cell's share of the crop / 0.01 | 0 (share < 1 %) | not-classable |
@@ -51,10 +51,10 @@ class Check:
 CHECKS: dict[str, Check] = {
     c.name: c
     for c in (
-        Check("blurry", "much less sharp than the copy's images", 3.5, "low-quality"),
-        Check("dark", "much darker than the copy's images", 4.0, "low-quality"),
-        Check("light", "much brighter (overexposed) than the copy's images", 4.0, "low-quality"),
-        Check("low_information", "few distinct grey levels (flat, empty)", 4.0, "low-quality"),
+        Check("blurry", "much less sharp than the copy's images", 6.0, "low-quality"),
+        Check("dark", "much darker than the copy's images", 6.0, "low-quality"),
+        Check("light", "much brighter (overexposed) than the copy's images", 6.0, "low-quality"),
+        Check("low_information", "few distinct grey levels (flat, empty)", 6.0, "low-quality"),
         Check(
             "odd_size",
             "pixel area far from the copy's usual size",
@@ -96,9 +96,10 @@ def scores(sig: pd.DataFrame) -> pd.DataFrame:
         return robust_z(values)
 
     out["blurry"] = -z("sharpness", log=True)
-    bright = z("brightness")
-    out["dark"] = -bright
-    out["light"] = bright
+    # Dark: the mean and the brightest pixels (background, cleanvision's dark measure) both
+    # low, so a crop filled by big dark cells (normal background) is not "dark".
+    out["dark"] = np.minimum(-z("brightness"), -z("brightness_perc_99"))
+    out["light"] = z("brightness")
     out["low_information"] = -z("entropy")
     area = (sig["width"] * sig["height"]).to_numpy(np.float64)
     med = np.nanmedian(area[ok]) if ok.any() else 1.0

@@ -4,8 +4,9 @@ look-alikes): each scanned image is decoded once, in full, and described by
 - `pixel_hash`: a 64-bit hash of the decoded RGB pixels and the size (exact duplicates: a
   copy whose bytes differ, say re-wrapped or with other metadata, still matches);
 - `phash`: the 64-bit perceptual hash of `imagehash` (near-duplicate candidates);
-- `thumb`: a 16 x 16 grey thumbnail, zero mean and unit norm, as 256 int8 (verifies a
-  candidate pair by normalised cross-correlation, which ignores brightness and contrast);
+- `thumb`: a 16 x 16 grey thumbnail, zero mean and unit norm, as 256 int8: its inner
+  product with another is their normalised cross-correlation (blind to brightness and
+  contrast), the embedding in which near-duplicate candidates are nearest neighbours;
 - image-quality measures: cleanvision's image properties (brightness percentiles,
   blurriness, entropy) plus size, aspect ratio, a sharpness at half scale, the share of
   the crop the nucleated cell covers, and the nucleated cells in the crop.
@@ -48,6 +49,7 @@ from wbcreview.errors import WbcreviewError
 # Bump when a signature changes: older caches are then ignored and removed.
 SIGNATURE_VERSION = 1
 THUMB_PX = 16
+FINE_PX = 40  # the high-pass thumbnail that verifies a near-duplicate candidate
 QUALITY_PX = 96  # the scale of the nucleus and background measures
 _JOIN_PX = 9  # purple parts this close (at QUALITY_PX) are one nucleus: lobes join
 BATCH = 128
@@ -163,6 +165,26 @@ def image_signature(data: bytes | None) -> tuple[int, int, int, np.ndarray, np.n
         dtype=np.float32,
     )
     return 1, pixel_hash, phash, thumb8, quality
+
+
+def fine_thumb(data: bytes | None) -> np.ndarray:
+    """A FINE_PX x FINE_PX grey thumbnail with its local mean (a 5 x 5 box blur) taken out,
+    zero mean and unit norm: the fine texture that tells two look-alike cells apart and
+    survives resizing, re-encoding, small crops and colour shifts. Zeros if undecodable."""
+    from PIL import ImageFilter
+
+    try:
+        with Image.open(io.BytesIO(data or b"")) as im:
+            grey = im.convert("RGB").reduce(4).convert("L")
+    except Exception:  # an undecodable image matches nothing
+        return np.zeros(FINE_PX * FINE_PX, np.float32)
+    thumb = grey.resize((FINE_PX, FINE_PX), Image.Resampling.BOX)
+    fine = np.asarray(thumb, np.float32) - np.asarray(
+        thumb.filter(ImageFilter.BoxBlur(2)), np.float32
+    )
+    fine = fine.ravel() - fine.mean()
+    norm = float(np.linalg.norm(fine))
+    return fine / norm if norm else fine
 
 
 def signatures_of(jpegs: list[bytes | None]) -> dict[str, np.ndarray]:

@@ -43,9 +43,9 @@ def _bar(text: str):
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _pairs(_cat: Catalog, key: str, radius: int, similarity: float) -> pd.DataFrame:
+def _pairs(_cat: Catalog, key: str, similarity: float) -> pd.DataFrame:
     del key
-    return duplicates.duplicates(_cat, ui.reader(), radius=radius, min_similarity=similarity)
+    return duplicates.duplicates(_cat, ui.reader(), min_similarity=similarity)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
@@ -141,17 +141,18 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
     if not _scan_button(cat, "fd_scan_dup"):
         return
     with st.expander("Settings", expanded=False):
-        left, right = st.columns(2)
-        radius = left.slider(
-            "pHash radius (bits)", 0, 24, duplicates.PHASH_RADIUS, key="fd_radius",
-            help="Candidate pairs: perceptual hashes that differ in at most this many of 64 bits.",
-        )  # fmt: skip
-        similarity = right.slider(
-            "Least thumbnail correlation", 0.5, 1.0, duplicates.MIN_SIMILARITY, 0.01,
-            key="fd_similarity", help="A candidate is a near duplicate from this correlation on.",
-        )  # fmt: skip
+        similarity = st.slider(
+            "Least fine-thumbnail correlation of a near duplicate",
+            0.5,
+            1.0,
+            duplicates.MIN_SIMILARITY,
+            0.01,
+            key="fd_similarity",
+            help="Candidates (nearest neighbours by 16 x 16 thumbnails) are near duplicates "
+            "from this correlation of their high-pass 40 x 40 thumbnails on.",
+        )
     with st.spinner("Finding duplicates..."):
-        pairs = _pairs(cat, signatures.cache_path(cat).name, int(radius), float(similarity))
+        pairs = _pairs(cat, signatures.cache_path(cat).name, float(similarity))
     counts = duplicates.summary(pairs)
     cols = st.columns(5)
     cols[0].metric("Duplicate pairs", f"{counts['pairs']:,}")
@@ -247,8 +248,9 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
         st.html(_tiles(cat, cells, notes))
         first = rows.iloc[0]
         st.caption(
-            f"pHash distance {int(first['phash_distance'])} of 64 bits, thumbnail correlation "
-            f"{float(first['similarity']):.3f} (first pair)."
+            f"First pair: {first['kind']}, fine-thumbnail correlation "
+            f"{float(first['similarity']):.3f}, pHash distance {int(first['phash_distance'])} "
+            "of 64 bits."
         )
 
 
