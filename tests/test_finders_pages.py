@@ -27,6 +27,7 @@ def env(planted_copy, tmp_path, monkeypatch):
 def page(script: str, identity: dict | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=240)
     at.run()
+    at.session_state["wbc_demo_store"] = False  # the demo copy's simulated store: not this test's
     if identity:
         at.session_state["wbc_identity"] = identity
     at.switch_page(script)
