@@ -1,30 +1,15 @@
 """The finder commands of `python -m wbcreview`: find-duplicates, find-unusable, lookalikes
-and bench-finders. `add_parsers(sub)` adds them to the CLI's subparsers; each parses, calls
-the package, and prints the package's own errors as `error: ...` (exit 1)."""
+and bench-finders. `add_parsers(sub)` adds them to the CLI's subparsers; each command
+parses, calls the package through the Workspace, prints; the CLI's main turns errors into
+one line."""
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import sys
 from pathlib import Path
 
-
-def _clean_errors(command):
-    """Print wbcreview's own errors as one `error:` line and exit 1."""
-
-    @functools.wraps(command)
-    def run(args) -> int:
-        from wbcreview.errors import WbcreviewError
-
-        try:
-            return command(args)
-        except WbcreviewError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return run
+from wbcreview.cli.common import Bar, workspace
 
 
 def _write_csv(table, out: str) -> None:
@@ -36,15 +21,11 @@ def _write_csv(table, out: str) -> None:
     table.to_csv(path, index=False)
 
 
-@_clean_errors
 def cmd_find_duplicates(args) -> int:
-    from wbcreview.cli import Bar, _resolve
-    from wbcreview.data import catalog
     from wbcreview.triage import duplicates
 
-    root = _resolve(args).root
-    with catalog.open_catalog(root) as cat:
-        pairs = duplicates.duplicates(cat, progress=Bar(), min_similarity=args.similarity)
+    with workspace(args) as ws:
+        pairs = duplicates.duplicates(ws.catalog, progress=Bar(), min_similarity=args.similarity)
     counts = duplicates.summary(pairs)
     print(
         f"{counts['pairs']:,} duplicate pairs in {counts['groups']:,} groups "
@@ -59,15 +40,11 @@ def cmd_find_duplicates(args) -> int:
     return 0
 
 
-@_clean_errors
 def cmd_find_unusable(args) -> int:
-    from wbcreview.cli import Bar, _resolve
-    from wbcreview.data import catalog
     from wbcreview.triage import quality
 
-    root = _resolve(args).root
-    with catalog.open_catalog(root) as cat:
-        _, found = quality.unusable(cat, progress=Bar(), checks=args.check or None)
+    with workspace(args) as ws:
+        _, found = quality.unusable(ws.catalog, progress=Bar(), checks=args.check or None)
     cells = quality.per_cell(found)
     by_check = found["check"].value_counts().to_dict() if len(found) else {}
     print(
@@ -82,23 +59,17 @@ def cmd_find_unusable(args) -> int:
     return 0
 
 
-@_clean_errors
 def cmd_lookalikes(args) -> int:
-    from wbcreview.cli import Bar, _resolve
-    from wbcreview.data import catalog
     from wbcreview.triage import similar
 
-    root = _resolve(args).root
-    with catalog.open_catalog(root) as cat:
-        similar.index(cat, args.embedding, progress=Bar())
-        table = similar.lookalikes(cat, args.cell, k=args.k, method=args.embedding)
+    with workspace(args) as ws:
+        similar.index(ws.catalog, args.embedding, progress=Bar())
+        table = similar.lookalikes(ws.catalog, args.cell, k=args.k, method=args.embedding)
     print(table.to_string(index=False))
     return 0
 
 
-@_clean_errors
 def cmd_bench_finders(args) -> int:
-    from wbcreview.cli import Bar
     from wbcreview.triage import finders_bench
 
     scale = None

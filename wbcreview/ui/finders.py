@@ -7,8 +7,6 @@ module draws, caches per copy state, shows progress bars and turns errors into m
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import streamlit as st
 
@@ -18,20 +16,13 @@ from wbcreview.data.catalog import Catalog
 from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import Reviewer, Store, can
 from wbcreview.triage import duplicates, quality, signatures, similar
+from wbcreview.ui.text import md as _md
 from wbcreview.views import browse as gallery
 
 REVIEW_PAGE = "pages/5_Review.py"
 GROUPS_SHOWN = 30
 TABLE_ROWS = 1000
 TILE_PX = 112
-
-
-def _md(text) -> str:
-    """Text safe inside Markdown: every Markdown and HTML character escaped."""
-    out = html.escape(str(text), quote=False)
-    for ch in "\\`*_{}[]()#+-.!|~<>$":
-        out = out.replace(ch, "\\" + ch)
-    return out
 
 
 def _bar(text: str):
