@@ -13,17 +13,23 @@ from tests.conftest import PBC_SAMPLE
 
 
 @pytest.fixture(scope="session")
-def planted(tmp_path_factory):
-    """(root, truth): 160 real PBC cells, 6 exact and 8 near duplicates, 6 unusable images."""
+def planted(tmp_path_factory, session_home):
+    """(root, truth): 160 real PBC cells, 6 exact and 8 near duplicates, 6 unusable images.
+
+    The tests' home is set for the whole session: module fixtures that scan the copy run
+    before the per-test isolation and must not write caches into the repository's data/."""
     if not PBC_SAMPLE.is_dir():
         pytest.skip(f"real cells not found at {PBC_SAMPLE}")
     from wbcreview.demo.build import build_demo
     from wbcreview.triage import plant
 
+    patch = pytest.MonkeyPatch()
+    patch.setenv("WBCREVIEW_HOME", str(session_home))
     root = tmp_path_factory.mktemp("planted") / "wbcbench"
     build_demo(root, cells=160, seed=5, from_folder=PBC_SAMPLE)
     truth = plant.plant(root, exact=6, near=8, unusable=6, seed=2)
-    return root, truth
+    yield root, truth
+    patch.undo()
 
 
 @pytest.fixture
