@@ -192,7 +192,10 @@ def show(
     cursor = next((c for c in on_pages[page] if c not in votes), on_pages[page][0])
     large = None
     if state["large"]:
-        large = {"cell": state["large"], "images": cell_figures(cat, cat.fingerprint, state["large"])}
+        large = {
+            "cell": state["large"],
+            "images": cell_figures(cat, cat.fingerprint, state["large"]),
+        }
         state["large"] = None
     data = {
         "storage": f"wbc-loop:{who}:{queue.id}",
@@ -221,9 +224,7 @@ def show(
         "store": store, "reviewer": reviewer, "queue": queue, "labels": labels, "cells": cells,
         "after_write": after_write,
     }  # fmt: skip
-    _component(
-        key=key, data=data, on_events_change=lambda: _receive(key, ctx), width="stretch"
-    )
+    _component(key=key, data=data, on_events_change=lambda: _receive(key, ctx), width="stretch")
 
 
 def _keys() -> dict:
