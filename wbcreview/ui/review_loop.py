@@ -54,6 +54,31 @@ SINGLE = Mode("single", 10, 1, 3)
 GALLERY = Mode("gallery", gr.PAGE_SIZE, 1, 1)
 
 
+# --- labels --------------------------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _label_maps(fingerprint: str, _frame) -> tuple[dict[str, str], dict[str, str]]:
+    del fingerprint
+    labels = review.labels_of(_frame)
+    original = {
+        str(c): str(o)
+        for c, o in zip(_frame["cell_id"], _frame["original_label"], strict=True)
+        if isinstance(o, str)
+    }
+    return labels, original
+
+
+def catalog_labels(cat: Catalog, frame) -> dict[str, str]:
+    """cell -> current label, one dict per catalog shared by every session (never copied)."""
+    return _label_maps(cat.fingerprint, frame)[0]
+
+
+def original_labels(cat: Catalog, frame) -> dict[str, str]:
+    """cell -> original challenge label where known (shared like catalog_labels)."""
+    return _label_maps(cat.fingerprint, frame)[1]
+
+
 # --- images --------------------------------------------------------------------------------
 
 
