@@ -94,3 +94,22 @@ def test_keys_typed_just_before_a_reload_are_stored_after_it(page, typing_app):
     page.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.cursor")
     page.wait_for_function(typist.SAVED_JS, timeout=60_000)
     assert typist.problems(typed.expected, typist.stored_in_order(url, name)) == []
+
+
+def test_the_reviewer_and_the_queue_are_kept_across_a_reload_and_a_new_tab(page, typing_app):
+    from playwright.sync_api import expect
+
+    server, _url, _labels, queues = typing_app
+    _open(page, server, f"Review?queue={queues['single']}", "Remembered")
+    page.reload()
+    settle(page)
+    expect(page.locator(".st-key-id_name input")).to_have_value("Remembered", timeout=60_000)
+    other = page.context.new_page()
+    other.goto(f"{server.url}/Gallery_review?queue={queues['gallery']}")
+    settle(other)
+    expect(other.locator(".st-key-id_name input")).to_have_value("Remembered", timeout=60_000)
+    other.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.data.mode === 'gallery'")
+    # the link to the other review screen keeps the queue
+    link = other.get_by_role("link", name="Single-cell mode: one cell at a time, full size")
+    assert f"queue={queues['gallery']}" in link.get_attribute("href")
+    other.close()

@@ -39,7 +39,7 @@ def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
     link.page_link(
         "pages/5_Review.py",
         label="Single-cell mode: one cell at a time, full size",
-        icon=":material/crop_square:",
+        icon=":material/image:",
         query_params={"queue": str(queue_id)},
     )
     queue = store.queue(queue_id)
