@@ -11,7 +11,9 @@
 // data: URI set as a property.
 
 const LOOPS = new Map(); // storage key -> loop state (survives every re-render)
-const RESEND_MS = 4000; // a round trip without an answer after this is sent again
+const RESEND_MS = 10000; // a round trip without an answer after this is sent again
+// (a resend interrupts the server's run of the last one: too eager, and on a busy server no
+// run would ever finish)
 
 function uuid4() {
   if (globalThis.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -69,7 +71,7 @@ function newLoop(key) {
     removing: false,
     inflight: null,
     nonce: 0,
-    reply: -1,
+    answered: -1, // the highest message number Python has answered
     started: {}, // event id -> performance.now() of its key
     data: null,
     pendingPage: null, // a page asked for and not yet sent by Python: keys wait for it
@@ -128,9 +130,14 @@ function absorb(S, data) {
     }
     persist(S);
   }
-  if (data.reply !== undefined && data.reply !== null && S.inflight && data.reply >= S.inflight.n) {
-    stats().rtt.push(performance.now() - S.inflight.t);
-    S.inflight = null;
+  // Any answer to a message not answered before ends the round trip: its acknowledgements
+  // are in this data, and what is still unacknowledged is sent again at once.
+  if (data.reply !== undefined && data.reply !== null && data.reply > S.answered) {
+    S.answered = data.reply;
+    if (S.inflight) {
+      stats().rtt.push(performance.now() - S.inflight.t);
+      S.inflight = null;
+    }
   }
   if (S.pendingPage !== null && S.pendingPage in S.pages) {
     const p = S.pendingPage;
