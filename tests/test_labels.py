@@ -44,10 +44,10 @@ def test_written_file_is_byte_exact(tmp_path):
     "content, message",
     [
         (b"", "the file is empty"),
-        (b"image,label\r\n", "header must start with ID,labels"),
+        (b"image,label\r\n", "line 1: unknown column 'image'.*missing column\\(s\\) ID, labels"),
         (b"ID,labels\r\n01.jpg,XYZ\r\n", "line 2: unknown label 'XYZ'"),
         (b"ID,labels\r\n01.jpg,SNE\r\n01.jpg,LY\r\n", "line 3: ID 01.jpg already on line 2"),
-        (b"\xff\xfe\x00bad", "cannot be read as UTF-8"),
+        (b"\xff\xfe\x00bad", "line 1: byte 0 is not UTF-8 text"),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path, content, message):
@@ -64,8 +64,7 @@ def test_image_id_from_name():
 
 def test_imported_label_files_drive_the_differs_filter(demo_copy, tmp_path):
     from wbcreview.data import query
-    from wbcreview.data.catalog import open_catalog
-    from wbcreview.data.labels import import_label_files
+    from wbcreview.data.catalog import import_label_files, open_catalog
 
     # A user's copy without the original files: move them out, then import them.
     moved = []
@@ -96,8 +95,7 @@ def test_imported_label_files_drive_the_differs_filter(demo_copy, tmp_path):
 
 
 def test_import_rejects_every_bad_file_and_writes_nothing(demo_copy, tmp_path):
-    from wbcreview.data.catalog import imported_labels_dir
-    from wbcreview.data.labels import import_label_files
+    from wbcreview.data.catalog import import_label_files, imported_labels_dir
 
     good = sorted((demo_copy / "original_labels").glob("*.csv"))[0]
     bad = tmp_path / "bad.csv"

@@ -7,15 +7,15 @@ IDs written as `01416766.jpg`.
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 import csv
 import io
 from pathlib import Path
 
 import pandas as pd
 
-from wbcreview.data.release import CLASS_CODES
+from wbcreview import csvfile
+from wbcreview.data.release import CLASS_CODES, SPLITS
+from wbcreview.errors import WbcreviewError
 
 
 class LabelFileError(WbcreviewError):
@@ -29,49 +29,45 @@ def image_id_from_name(name: str) -> str:
     return stem if dot and ext.lower() in {"jpg", "jpeg", "png"} else name
 
 
-def read_original_labels(path: Path | str) -> pd.DataFrame:
+def read_original_labels(path: Path | str, *, name: str | None = None) -> pd.DataFrame:
     """Read one original label file into a DataFrame of image_id, label, split.
 
-    An empty label (the test file) becomes None; a missing split column becomes None.
-    Raises LabelFileError naming the file and line for a wrong header, a row without an
-    ID, an unknown label or a duplicate ID.
+    Read through `csvfile.read_table` (size, encoding, header, quotes, line numbers as in the
+    file). Header `ID,labels[,split]`, then optionally unnamed empty columns (the phase1 file).
+    An empty label (the test file) becomes None; a missing split column becomes None. Raises
+    LabelFileError on one line naming the file and each line: a row without an ID, an
+    unknown label or split, a duplicate ID. `name` is how messages call the file.
     """
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelFileError(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise LabelFileError(f"{path}: the file is empty") from None
-    if header[:2] != ["ID", "labels"]:
-        raise LabelFileError(
-            f"{path}: line 1: header must start with ID,labels (got {','.join(header)!r})"
-        )
-    has_split = len(header) > 2 and header[2] == "split"
+    label = name or str(path)
+    table = csvfile.read_table(
+        path,
+        required=("ID", "labels"),
+        optional=("split",),
+        blank_extra_columns=True,
+        name=label,
+        error=LabelFileError,
+    )
     ids, labels, splits, seen, problems = [], [], [], {}, []
-    for lineno, row in enumerate(reader, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        image_id = image_id_from_name(row[0])
-        label = row[1].strip() if len(row) > 1 else ""
+    for row in table.rows:
+        where = f"line {row.line}"
+        raw_id, value, split = row.get("ID"), row.get("labels"), row.get("split")
+        image_id = image_id_from_name(raw_id)
         if not image_id:
-            problems.append(f"line {lineno}: empty ID")
+            problems.append(f"{where}: empty ID")
             continue
-        if label and label not in CLASS_CODES:
-            problems.append(f"line {lineno}: unknown label {label!r} for {row[0]}")
+        if value and value not in CLASS_CODES:
+            problems.append(f"{where}: unknown label {value[:40]!r} for {raw_id[:40]}")
+        if split and split not in SPLITS:
+            problems.append(f"{where}: unknown split {split[:40]!r} (use {', '.join(SPLITS)})")
         if image_id in seen:
-            problems.append(f"line {lineno}: ID {row[0]} already on line {seen[image_id]}")
-        seen[image_id] = lineno
+            problems.append(f"{where}: ID {raw_id[:40]} already on line {seen[image_id]}")
+            continue
+        seen[image_id] = row.line
         ids.append(image_id)
-        labels.append(label or None)
-        splits.append((row[2].strip() or None) if has_split and len(row) > 2 else None)
+        labels.append(value or None)
+        splits.append(split or None)
     if problems:
-        shown = "; ".join(problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise LabelFileError(f"{path}: {shown}{more}")
+        raise LabelFileError(csvfile.one_line(label, problems, ", nothing imported"))
     return pd.DataFrame({"image_id": ids, "label": labels, "split": splits}, dtype="object")
 
 
@@ -96,76 +92,3 @@ def write_original_labels(
             line.append(split or "")
         writer.writerow(line + [""] * extra_empty_columns)
     Path(path).write_bytes(out.getvalue().encode("utf-8"))
-
-
-def import_label_files(root: Path | str, files: list[Path | str]) -> list[dict]:
-    """Validate original label files against the copy at `root`, then keep them for it.
-
-    Every file is checked first (format, labels, duplicates, and that its IDs are cells of
-    this copy); one bad file rejects all and nothing is written. Accepted files are copied
-    byte for byte beside the catalog, so "label differs from the original" works on a
-    user's copy. Importing the same file again replaces it (nothing is added twice).
-    Returns one summary dict per file: file, rows, labelled, known, unknown, differing.
-    """
-    import shutil
-
-    from wbcreview.data.catalog import imported_labels_dir, open_catalog
-
-    if not files:
-        raise LabelFileError("no label file given")
-    frames, problems = [], []
-    for f in files:
-        path = Path(f)
-        if not path.is_file():
-            problems.append(f"{path}: no such file")
-            continue
-        try:
-            frames.append((path, read_original_labels(path)))
-        except LabelFileError as exc:
-            problems.append(str(exc))
-    names = [p.name for p, _ in frames]
-    for name in {n for n in names if names.count(n) > 1}:
-        problems.append(f"two files are named {name}; rename one")
-    if problems:
-        raise LabelFileError("\n".join(problems))
-    summaries = []
-    with open_catalog(Path(root)) as cat:
-        cur = cat.cursor()
-        for path, frame in frames:
-            ids = frame["image_id"].tolist()
-            current = dict(
-                cur.execute(
-                    "SELECT image_id, label FROM cells WHERE config = 'pristine' "
-                    "AND list_contains(?, image_id)",
-                    [ids],
-                ).fetchall()
-            )
-            known = sum(1 for i in ids if i in current)
-            if ids and not known:
-                problems.append(
-                    f"{path}: none of its {len(ids)} IDs is a cell of this copy (another copy?)"
-                )
-            differing = sum(
-                1
-                for i, lab in zip(ids, frame["label"], strict=True)
-                if lab and i in current and current[i] != lab
-            )
-            summaries.append(
-                {
-                    "file": path.name,
-                    "rows": len(ids),
-                    "labelled": int(frame["label"].notna().sum()),
-                    "known": known,
-                    "unknown": len(ids) - known,
-                    "differing": differing,
-                }
-            )
-    if problems:
-        raise LabelFileError("\n".join(problems))
-    target = imported_labels_dir(Path(root))
-    target.mkdir(parents=True, exist_ok=True)
-    for path, _ in frames:
-        tmp = target / f".{path.name}.tmp"
-        shutil.copyfile(path, tmp)
-        tmp.replace(target / path.name)
-    return summaries
