@@ -386,6 +386,37 @@ def describe_decision(action: str | None, label: str | None = None, reason=None)
     return ACTION_NAMES.get(action, action)
 
 
+def adjudication_default(row: Mapping) -> tuple[str, str | None, str | None] | None:
+    """(action, label, reason) the adjudication form pre-selects: the leading decision when
+    it has a strict majority of the cell's votes (share > 0.5); None in a tie or a split with
+    no majority, so that nothing is decided for the adjudicator."""
+    action, share = row.get("action"), row.get("share")
+    try:
+        majority = share is not None and float(share) > 0.5
+    except (TypeError, ValueError):
+        majority = False
+    if action not in ("retain", "correct", "remove") or not majority:
+        return None
+    label = row.get("leading_label") if action == "correct" else None
+    reason = row.get("reason") if action == "remove" else None
+    return (
+        str(action),
+        label if isinstance(label, str) else None,
+        reason if isinstance(reason, str) else None,
+    )
+
+
+def missing_choice(action: str | None, label: str | None, reason: str | None) -> str | None:
+    """What the adjudicator must still choose before a decision can be recorded, or None."""
+    if action not in ("retain", "correct", "remove"):
+        return "choose a decision (retain, correct or remove) first."
+    if action == "correct" and not label:
+        return "choose the class to correct to first."
+    if action == "remove" and not reason:
+        return "choose the reason for removing the cell first."
+    return None
+
+
 def hard_partners(label: str | None) -> list[str]:
     """The classes experts confuse with `label` (its hard groups), in class order."""
     mates = {m for g in consensus.HARD_GROUPS.values() if label in g for m in g} - {label}
