@@ -13,44 +13,40 @@ import streamlit as st
 from wbcreview import config
 from wbcreview.review import auth
 
-# (section, [(file, title, url path, icon)]); the first page is the home page (path "").
-PAGES: tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...] = (
+# (section, ((file, title, url path), ...)); the first page is the home page (path "").
+# No icons: a link's text is its title alone (browser tests find links by it).
+PAGES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     (
         "Explore",
         (
-            ("pages/0_Home.py", "Home", "", ":material/home:"),
-            ("pages/1_Browse.py", "Browse", "Browse", ":material/grid_view:"),
-            ("pages/2_Cell.py", "Cell", "Cell", ":material/biotech:"),
-            ("pages/3_Patient.py", "Patient", "Patient", ":material/person:"),
-            ("pages/4_Class_atlas.py", "Class atlas", "Class_atlas", ":material/menu_book:"),
+            ("pages/0_Home.py", "Home", ""),
+            ("pages/1_Browse.py", "Browse", "Browse"),
+            ("pages/2_Cell.py", "Cell", "Cell"),
+            ("pages/3_Patient.py", "Patient", "Patient"),
+            ("pages/4_Class_atlas.py", "Class atlas", "Class_atlas"),
         ),
     ),
     (
         "Review",
         (
-            ("pages/5_Review.py", "Review", "Review", ":material/rate_review:"),
-            (
-                "pages/11_Gallery_review.py",
-                "Gallery review",
-                "Gallery_review",
-                ":material/view_module:",
-            ),
+            ("pages/5_Review.py", "Review", "Review"),
+            ("pages/11_Gallery_review.py", "Gallery review", "Gallery_review"),
         ),
     ),
     (
         "Decide",
         (
-            ("pages/6_Consensus.py", "Consensus", "Consensus", ":material/how_to_vote:"),
-            ("pages/7_Adjudication.py", "Adjudication", "Adjudication", ":material/gavel:"),
-            ("pages/8_Audit.py", "Audit", "Audit", ":material/history:"),
+            ("pages/6_Consensus.py", "Consensus", "Consensus"),
+            ("pages/7_Adjudication.py", "Adjudication", "Adjudication"),
+            ("pages/8_Audit.py", "Audit", "Audit"),
         ),
     ),
     (
         "Results",
         (
-            ("pages/9_Triage.py", "Triage", "Triage", ":material/troubleshoot:"),
-            ("pages/10_Scores.py", "Scores", "Scores", ":material/leaderboard:"),
-            ("pages/12_Corrections.py", "Corrections", "Corrections", ":material/download:"),
+            ("pages/9_Triage.py", "Triage", "Triage"),
+            ("pages/10_Scores.py", "Scores", "Scores"),
+            ("pages/12_Corrections.py", "Corrections", "Corrections"),
         ),
     ),
 )
@@ -96,14 +92,8 @@ def run() -> None:
     _refuse_open_local_mode()
     sections = {
         section: [
-            st.Page(
-                path,
-                title=title,
-                icon=icon,
-                url_path=url or None,
-                default=not url,
-            )
-            for path, title, url, icon in pages
+            st.Page(path, title=title, url_path=url or None, default=not url)
+            for path, title, url in pages
         ]
         for section, pages in PAGES
     }
