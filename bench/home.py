@@ -5,8 +5,11 @@
 Starts `streamlit run app.py` on a free loopback port against DATA (default: a demo copy of
 --cells cells built in a temporary folder, with its own WBCREVIEW_HOME, as `make run` would),
 then opens the home page in Debian's headless Chromium (/usr/bin/chromium) `--visits` times,
-each in a new browser tab (a new Streamlit session). The first visit is on the fresh server
-(imports, catalog open, health report); the others are warm. For each visit:
+each in a new browser tab (a new Streamlit session) of one browser profile, so Streamlit's
+static files come from the browser cache after the first visit, as for a person who comes back
+(`--empty-cache`: every visit in a new profile, so the server sends those files each time).
+The first visit is on the fresh server (imports, catalog open, health report); the others are
+warm. For each visit:
 - `title_s`: from `page.goto` to the page title (the `h1`) being visible: the first paint;
 - `done_s`: to the script run being over and every chart drawn (plotly SVG present);
 - `cpu_s`: user + system CPU seconds the server process used, from just before `goto` until
@@ -84,9 +87,9 @@ def start_server(env: dict, log_path: Path) -> tuple[subprocess.Popen, str, floa
     raise SystemExit(f"streamlit did not answer:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
-def visit(browser, url: str, pid: int) -> dict:
+def visit(context, url: str, pid: int) -> dict:
     """Open the home page in a new tab; the times and the server's CPU for that visit."""
-    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
     cpu0 = cpu_seconds(pid)
     t0 = time.perf_counter()
     page.goto(url)
@@ -103,7 +106,7 @@ def visit(browser, url: str, pid: int) -> dict:
     return {"title_s": round(title, 3), "done_s": round(done, 3), "cpu_s": round(cpu, 3)}
 
 
-def run(data: Path | None, cells: int, visits: int) -> dict:
+def run(data: Path | None, cells: int, visits: int, empty_cache: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,9 +135,14 @@ def run(data: Path | None, cells: int, visits: int) -> dict:
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                viewport = {"width": 1366, "height": 768}
+                context = browser.new_context(viewport=viewport)
                 results = []
                 for number in range(visits):
-                    results.append(visit(browser, url, process.pid))
+                    if empty_cache and number:
+                        context.close()
+                        context = browser.new_context(viewport=viewport)
+                    results.append(visit(context, url, process.pid))
                     log(f"visit {number + 1}: {results[-1]}")
                 browser.close()
         finally:
@@ -147,6 +155,7 @@ def run(data: Path | None, cells: int, visits: int) -> dict:
     summary = {
         "data": str(data),
         "visits": visits,
+        "empty_cache": empty_cache,
         "server_start_s": round(boot, 3),
         "first_title_s": results[0]["title_s"],
         "first_done_s": results[0]["done_s"],
@@ -167,12 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", nargs="?", help="data root (default: a new demo copy)")
     parser.add_argument("--cells", type=int, default=2000, help="cells of the demo copy")
     parser.add_argument("--visits", type=int, default=8, help="visits (the first is cold)")
+    parser.add_argument("--empty-cache", action="store_true", help="a new profile every visit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         raise SystemExit("Chromium missing: apt-get install chromium (never `playwright install`)")
     data = Path(args.data).resolve() if args.data else None
-    summary = run(data, args.cells, max(1, args.visits))
+    summary = run(data, args.cells, max(1, args.visits), args.empty_cache)
     if args.json:
         print(json.dumps(summary))
     else:
