@@ -36,9 +36,13 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-# True when every plotly chart on the page has drawn its SVG.
-CHARTS_DRAWN_JS = """() => [...document.querySelectorAll("[data-testid='stPlotlyChart']")]
-  .every((c) => c.querySelector('.main-svg'))"""
+# True when no element is still a loading placeholder and every plotly chart (at least one)
+# has drawn its SVG.
+CHARTS_DRAWN_JS = """() => {
+  if (document.querySelector("[data-testid='stMain'] [data-testid='stSkeleton']")) return false;
+  const charts = [...document.querySelectorAll("[data-testid='stPlotlyChart']")];
+  return charts.length > 0 && charts.every((c) => c.querySelector('.main-svg'));
+}"""
 
 
 def log(message: str) -> None:
