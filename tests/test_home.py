@@ -23,12 +23,22 @@ def summary(demo_root, session_home):
             return health.summary(cat)
 
 
-def test_log_class_chart_ticks_are_powers_of_ten_written_in_full(summary):
+def test_log_ticks_run_one_two_five_up_to_twice_the_top():
+    assert charts.log_ticks(240) == [1, 2, 5, 10, 20, 50, 100, 200]
+    assert charts.log_ticks(1) == [1, 2]
+    assert charts.log_ticks(16_477)[-2:] == [10_000, 20_000]
+
+
+def test_log_class_chart_ticks_are_written_in_full_and_in_order(summary):
     counts, _ = summary
     fig = charts.class_counts(counts, log=True)
     axis = fig.layout.yaxis
-    assert axis.type == "log" and axis.dtick == 1  # ticks at 1, 10, 100, ... only
-    assert axis.tickformat == ",d"  # 1,000 rather than 1k or 2, 5 between decades
+    assert axis.type == "log"
+    top = int(counts.groupby(["config", "label"])["rows"].sum().max())
+    assert list(axis.tickvals) == charts.log_ticks(top)
+    assert list(axis.tickvals) == sorted(axis.tickvals) and axis.tickvals[-1] * 5 > top
+    assert list(axis.ticktext) == [f"{t:,}" for t in axis.tickvals]  # no 2, 5 digits alone
+    assert axis.minor.ticks == ""
     assert fig.layout.title.text == "Rows per class (log scale)"
     assert charts.class_counts(counts, log=False).layout.yaxis.type != "log"
 

@@ -45,8 +45,8 @@ def _layout(fig: go.Figure, title: str, x_title: str, legend: str) -> go.Figure:
 def class_counts(counts: pd.DataFrame, log: bool = True) -> go.Figure:
     """Rows per class and config from a counts frame (config, label, rows); log y by default.
 
-    The log scale keeps the rare classes (PC, PLY) visible beside SNE; its ticks are the
-    powers of ten (1, 10, 100, 1,000, ...), written out in full.
+    The log scale keeps the rare classes (PC, PLY) visible beside SNE; its ticks are
+    1, 2, 5, 10, 20, 50, ..., written out in full (1,000 rather than 1k).
     """
     frame = counts.groupby(["config", "label"], as_index=False)["rows"].sum()
     labels = _order(frame["label"], CLASS_CODES)
@@ -71,8 +71,22 @@ def class_counts(counts: pd.DataFrame, log: bool = True) -> go.Figure:
     fig.update_xaxes(categoryorder="array", categoryarray=labels)
     _layout(fig, "Rows per class" + (" (log scale)" if log else ""), "class", "config")
     if log:
-        fig.update_yaxes(type="log", dtick=1, tickformat=",d", minor=dict(showgrid=False))
+        ticks = log_ticks(int(frame["rows"].max()) if len(frame) else 1)
+        fig.update_yaxes(
+            type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks], minor=dict(ticks="")
+        )
     return fig
+
+
+def log_ticks(top: int) -> list[int]:
+    """Ticks of a log axis up to `top`: 1, 2, 5, 10, 20, 50, ... (each written in full)."""
+    ticks, decade = [], 1
+    while True:
+        for step in (1, 2, 5):
+            if step * decade > top * 2:
+                return ticks
+            ticks.append(step * decade)
+        decade *= 10
 
 
 def split_counts(patients: pd.DataFrame) -> go.Figure:
