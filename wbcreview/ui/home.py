@@ -15,15 +15,9 @@ from wbcreview.data import catalog as catalog_mod
 from wbcreview.data import health, source
 
 
-def home_page(src: source.DataSource | None) -> None:
-    """Draw the home page for the data source `src` (None: the error is already shown)."""
-    st.title("wbcreview")
+def home_page(src: source.DataSource, cat: catalog_mod.Catalog) -> None:
+    """Draw the home page's body for the data source `src` and its catalog `cat`."""
     st.caption("Label review for the WBCBench 2026 white-blood-cell dataset")
-    if src is None or not ui.ensure_demo(src):
-        return
-    cat = ui.catalog(src)
-    if cat is None:
-        return
     st.markdown(f"**Data source:** `{src.root}` (from {src.origin})")
     if src.is_demo:
         st.info(
