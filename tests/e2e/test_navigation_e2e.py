@@ -20,6 +20,8 @@ SECTIONS = {
     "Decide": ["Consensus", "Adjudication", "Audit"],
     "Results": ["Triage", "Scores", "Corrections"],
 }
+# A fresh server imports everything on its first run: minutes on a 2-core machine under load.
+SLOW = 240_000
 URLS = [(title, url) for _, pages in PAGES for _, title, url in pages]
 
 
@@ -56,7 +58,7 @@ def test_each_page_answers_at_its_own_url_on_a_fresh_server(browser, fresh_serve
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     cell = "Cell?cell=pristine:" + _first_pristine_id(fresh_server)
     page.goto(f"{fresh_server.url}/{cell}")
-    settle(page)
+    settle(page, SLOW)
     no_exception(page, fresh_server)
     assert urlsplit(page.url).path == "/Cell"
     assert "Page not found" not in page.inner_text("body")
@@ -67,7 +69,7 @@ def test_each_page_answers_at_its_own_url_on_a_fresh_server(browser, fresh_serve
     for title, url in URLS:
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(f"{fresh_server.url}/{url}")
-        settle(page)
+        settle(page, SLOW)
         no_exception(page, fresh_server)
         assert urlsplit(page.url).path == f"/{url}", title
         assert "Page not found" not in page.inner_text("body"), title
@@ -80,7 +82,7 @@ def test_each_page_answers_at_its_own_url_on_a_fresh_server(browser, fresh_serve
 def test_the_sidebar_lists_every_page_in_four_sections(browser, fresh_server):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     page.goto(fresh_server.url)
-    settle(page)
+    settle(page, SLOW)
     no_exception(page, fresh_server)
     assert sidebar(page) == SECTIONS  # no "app", nothing hidden behind "View more"
     assert not page.get_by_text(re.compile(r"View \d+ more")).count()
@@ -89,11 +91,11 @@ def test_the_sidebar_lists_every_page_in_four_sections(browser, fresh_server):
     nav = page.locator("[data-testid='stSidebarNav']")
     nav.locator("a", has_text=re.compile("^Gallery review$")).click()
     page.wait_for_url(re.compile(r"/Gallery_review"))
-    settle(page)
+    settle(page, SLOW)
     no_exception(page, fresh_server)
     nav.locator("a", has_text=re.compile("^Home$")).click()
     page.wait_for_url(re.compile(r"/$"))
-    settle(page)
+    settle(page, SLOW)
     assert page.locator("h1", has_text="wbcreview").count() == 1
     page.close()
 
