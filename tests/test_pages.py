@@ -91,6 +91,13 @@ def voted_home(tmp_path_factory) -> Path:
 EVERY_PAGE = [path for _, pages in navigation.PAGES for path, _, _ in pages]
 
 
+def test_every_page_file_is_in_the_sidebar_once():
+    files = sorted(
+        p.relative_to(Path(APP).parent).as_posix() for p in Path(APP).parent.glob("pages/*.py")
+    )
+    assert sorted(EVERY_PAGE) == files
+
+
 @pytest.mark.parametrize("page", EVERY_PAGE)
 def test_every_page_on_the_demo_copy_with_votes_shows_no_exception_and_no_error(
     demo_root, voted_home, monkeypatch, page

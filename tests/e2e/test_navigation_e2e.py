@@ -18,7 +18,7 @@ SECTIONS = {
     "Explore": ["Home", "Browse", "Cell", "Patient", "Class atlas"],
     "Review": ["Review", "Gallery review"],
     "Decide": ["Consensus", "Adjudication", "Audit"],
-    "Results": ["Triage", "Scores", "Corrections"],
+    "Results": ["Triage", "Duplicates", "Image quality", "Scores", "Corrections"],
 }
 # A fresh server imports everything on its first run: minutes on a 2-core machine under load.
 SLOW = 240_000

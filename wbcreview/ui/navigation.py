@@ -45,6 +45,8 @@ PAGES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         "Results",
         (
             ("pages/9_Triage.py", "Triage", "Triage"),
+            ("pages/13_Duplicates.py", "Duplicates", "Duplicates"),
+            ("pages/14_Image_quality.py", "Image quality", "Image_quality"),
             ("pages/10_Scores.py", "Scores", "Scores"),
             ("pages/12_Corrections.py", "Corrections", "Corrections"),
         ),
