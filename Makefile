@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# Local mode listens on this machine only. HOST=0.0.0.0 serves the network: server mode only
+# (WBCREVIEW_AUTH=password or oidc); the app refuses local mode on a network address.
+HOST ?= 127.0.0.1
 
 .PHONY: run test lint format bench demo check clean
 
@@ -18,7 +21,8 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 
 run: $(VENV)/.installed
 	$(PY) -m wbcreview prepare
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	@echo "wbcreview: open http://localhost:$(PORT) in a browser (Ctrl+C stops it)"
+	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(VENV)/.dev-installed
 	$(PY) -m ruff check .

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from wbcreview.data import catalog, query
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
+from wbcreview.ui import navigation
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 BROWSE, CELL, PATIENT, ATLAS = (
@@ -79,6 +80,43 @@ def after(at: AppTest) -> AppTest:
 def test_every_page_runs_without_an_exception(open_page, page):
     at = open_page(page)
     assert not at.error
+
+
+@pytest.fixture(scope="module")
+def voted_home(tmp_path_factory) -> Path:
+    """A WBCREVIEW_HOME shared by the module, so the demo store is seeded with votes once."""
+    return tmp_path_factory.mktemp("home-with-votes")
+
+
+EVERY_PAGE = [path for _, pages in navigation.PAGES for path, _, _ in pages]
+
+
+def test_every_page_file_is_in_the_sidebar_once():
+    files = sorted(
+        p.relative_to(Path(APP).parent).as_posix() for p in Path(APP).parent.glob("pages/*.py")
+    )
+    assert sorted(EVERY_PAGE) == files
+
+
+@pytest.mark.parametrize("page", EVERY_PAGE)
+def test_every_page_on_the_demo_copy_with_votes_shows_no_exception_and_no_error(
+    demo_root, voted_home, monkeypatch, page
+):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
+    monkeypatch.setenv("WBCREVIEW_HOME", str(voted_home))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.session_state["wbc_identity"] = {"name": "Ada", "team": "Core", "role": "admin"}
+    at.switch_page(page).run()
+    assert not at.exception, at.exception[0].message if at.exception else ""
+    assert not at.error, [e.value for e in at.error]
+    assert any("DEMO DATA" in c.value for c in at.sidebar.caption) or page in (
+        "pages/0_Home.py",
+        "pages/1_Browse.py",
+        "pages/2_Cell.py",
+        "pages/3_Patient.py",
+        "pages/4_Class_atlas.py",
+    )  # the review and results pages read the demo store, seeded with simulated votes
 
 
 # --- Browse ----------------------------------------------------------------------------------

@@ -117,3 +117,12 @@ def test_scores_page_shows_before_and_after(env):
 def test_scores_page_without_predictions_points_to_triage(env):
     at = page(SCORES)
     assert "No prediction file yet" in texts(at)
+
+
+def test_suspect_ranking_heading_appears_only_once_there_is_a_prediction_file(env):
+    at = page(TRIAGE, {"name": "Ada", "team": "Core", "role": "admin"})
+    headings = [h.value for h in at.subheader]
+    assert "Prediction files" in headings and "Suspect ranking" not in headings
+    at.button(key="tr_baseline").click().run()
+    assert not at.exception, at.exception[0].message if at.exception else ""
+    assert "Suspect ranking" in [h.value for h in at.subheader]

@@ -209,10 +209,13 @@ def ranking_section(
     store: Store | None,
     reviewer: Reviewer | None,
 ) -> None:
-    """Choose files and method, show the most suspect cells, offer the review queue."""
-    st.subheader("Suspect ranking")
+    """Choose files and method, show the most suspect cells, offer the review queue.
+
+    Draws nothing before a prediction file exists (the section above says how to make one).
+    """
     if not infos:
         return
+    st.subheader("Suspect ranking")
     names = [i.name for i in infos]
     left, right = st.columns([3, 2])
     default = [baseline.BASELINE_NAME] if baseline.BASELINE_NAME in names else names[:1]

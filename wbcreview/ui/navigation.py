@@ -1,0 +1,102 @@
+"""The sidebar: every page in the order the work goes, grouped in four sections.
+
+`app.py` calls `run()`. Each page keeps its own URL path (`/Browse`, `/Cell?cell=...`),
+the same paths the page files had before sections, so links and bookmarks still work.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import streamlit as st
+
+from wbcreview import config
+from wbcreview.review import auth
+
+# (section, ((file, title, url path), ...)); the first page is the home page (path "").
+# No icons: a link's text is its title alone (browser tests find links by it).
+PAGES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
+    (
+        "Explore",
+        (
+            ("pages/0_Home.py", "Home", ""),
+            ("pages/1_Browse.py", "Browse", "Browse"),
+            ("pages/2_Cell.py", "Cell", "Cell"),
+            ("pages/3_Patient.py", "Patient", "Patient"),
+            ("pages/4_Class_atlas.py", "Class atlas", "Class_atlas"),
+        ),
+    ),
+    (
+        "Review",
+        (
+            ("pages/5_Review.py", "Review", "Review"),
+            ("pages/11_Gallery_review.py", "Gallery review", "Gallery_review"),
+        ),
+    ),
+    (
+        "Decide",
+        (
+            ("pages/6_Consensus.py", "Consensus", "Consensus"),
+            ("pages/7_Adjudication.py", "Adjudication", "Adjudication"),
+            ("pages/8_Audit.py", "Audit", "Audit"),
+        ),
+    ),
+    (
+        "Results",
+        (
+            ("pages/9_Triage.py", "Triage", "Triage"),
+            ("pages/13_Duplicates.py", "Duplicates", "Duplicates"),
+            ("pages/14_Image_quality.py", "Image quality", "Image_quality"),
+            ("pages/10_Scores.py", "Scores", "Scores"),
+            ("pages/12_Corrections.py", "Corrections", "Corrections"),
+        ),
+    ),
+)
+
+
+def is_loopback(address: str) -> bool:
+    """True when a server bound to `address` is reachable from this machine only.
+
+    An empty address is Streamlit's default: every interface.
+    """
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or "": assume it is reachable from the network
+
+
+def exposed_without_sign_in(address: str, sign_in: str) -> bool:
+    """True when local mode (no sign-in) would be served to the network."""
+    return sign_in == "none" and not is_loopback(address)
+
+
+def _refuse_open_local_mode() -> None:
+    try:
+        how = auth.mode()
+    except config.SettingError:
+        return  # the page's sign-in check reports the bad setting
+    address = str(st.get_option("server.address") or "")
+    if exposed_without_sign_in(address, how):
+        st.set_page_config(page_title="wbcreview", layout="wide")
+        st.error(
+            f"Local mode (no sign-in) is listening on `{address or 'every interface'}`: "
+            "anyone on the network could act as any user, an admin included. Start it on "
+            "127.0.0.1 (`make run` does), or serve others in server mode with sign-in "
+            "(`WBCREVIEW_AUTH=password`, see docs/SERVER.md)."
+        )
+        st.stop()
+
+
+def run() -> None:
+    """Refuse local mode on a network address, then draw the sidebar and run the page."""
+    _refuse_open_local_mode()
+    sections = {
+        section: [
+            st.Page(path, title=title, url_path=url or None, default=not url)
+            for path, title, url in pages
+        ]
+        for section, pages in PAGES
+    }
+    st.navigation(sections, expanded=True).run()
