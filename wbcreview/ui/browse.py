@@ -27,6 +27,7 @@ from wbcreview import ui
 from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.triage import predictions
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
 
@@ -171,9 +172,13 @@ def was_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
 
 def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     """Cell key -> a short note under the tile: "was XX" and the suspect rank, if any."""
+    notes = was_notes(cur, cat, rows)
+    if rows.empty or not _has_predictions(cat.root):
+        return (
+            notes  # no ranking without a prediction file: scikit-learn and cleanlab stay unloaded
+        )
     from wbcreview.ui import triage as triage_ui
 
-    notes = was_notes(cur, cat, rows)
     try:
         ranking = triage_ui.suspect_ranking(cat)
     except Exception:  # a broken prediction file must not break browsing; Triage says why
@@ -186,6 +191,12 @@ def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
             key = gallery.cell_key(c, i)
             notes[key] = " · ".join(filter(None, [notes.get(key), f"suspect #{rank[cid]}"]))
     return notes
+
+
+def _has_predictions(root: Path) -> bool:
+    """True when the copy has a stored prediction file (a directory listing, no reads)."""
+    folder = predictions.predictions_dir(root)
+    return folder.is_dir() and any(not p.name.startswith(".") for p in folder.glob("*.parquet"))
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
