@@ -18,6 +18,7 @@ HEAVY = ("sklearn", "cleanlab", "datasets")
 _IMPORTS = """
 import json, sys
 import wbcreview.ui, wbcreview.ui.browse, wbcreview.ui.review, wbcreview.ui.gallery_review
+import wbcreview.ui.session, wbcreview.ui.widgets, wbcreview.workspace
 import wbcreview.data.query, wbcreview.review.store, wbcreview.review.workflow
 import wbcreview.views.browse
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import html
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +32,12 @@ from wbcreview import ui
 from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.review.store import can
 from wbcreview.triage import predictions
+from wbcreview.triage import ranking as triage
+from wbcreview.ui import session as session_ui
+from wbcreview.ui import suspects
+from wbcreview.ui.text import code, md  # noqa: F401 (browse.md / browse.code are shared)
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
 
@@ -207,10 +211,7 @@ def register_suspects(cur, cat: Catalog, state: BrowseState) -> BrowseState:
     """
     if state.sort != "suspicion":
         return state
-    from wbcreview.triage import ranking as triage
-    from wbcreview.ui import triage as triage_ui
-
-    ranking = triage_ui.suspect_ranking(cat)
+    ranking = suspects.suspect_ranking(cat)
     if ranking is None or ranking.empty:
         st.info(
             "No suspect ranking yet: import predictions or run the baseline on the Triage page."
@@ -252,13 +253,9 @@ def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     """Cell key -> a short note under the tile: "was XX" and the suspect rank, if any."""
     notes = was_notes(cur, cat, rows)
     if rows.empty or not _has_predictions(cat.root):
-        return (
-            notes  # no ranking without a prediction file: scikit-learn and cleanlab stay unloaded
-        )
-    from wbcreview.ui import triage as triage_ui
-
+        return notes  # no prediction file, no ranking: scikit-learn and cleanlab stay unloaded
     try:
-        ranking = triage_ui.suspect_ranking(cat)
+        ranking = suspects.suspect_ranking(cat)
     except Exception:  # a broken prediction file must not break browsing; Triage says why
         ranking = None
     if ranking is None or rows.empty:
@@ -400,19 +397,6 @@ def full_images(cat: Catalog, rows: list[dict]) -> list[bytes | None]:
 def _difference(degraded: bytes, source: bytes) -> gallery.Difference:
     # Keyed by the bytes (hashed by Streamlit): zoom changes and reruns reuse the map.
     return gallery.difference(degraded, source)
-
-
-def code(text) -> str:
-    """Text for a Markdown code span (backticks removed; nothing inside is interpreted)."""
-    return "`" + str(text).replace("`", "'") + "`"
-
-
-def md(text) -> str:
-    """Text safe to put inside Markdown: every Markdown and HTML character escaped."""
-    out = html.escape(str(text), quote=False)
-    for ch in "\\`*_{}[]()#+-.!|~<>$":
-        out = out.replace(ch, "\\" + ch)
-    return out
 
 
 # --- the view state and the sidebar filters --------------------------------------------------
@@ -633,13 +617,10 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
 def _review_statuses(cat: Catalog) -> dict[str, str] | None:
     """cell_id -> review status from the decision store, or None when the session's
     reviewer may not see consensus (blind review: annotators see no one else's votes)."""
-    from wbcreview.review.store import can
-    from wbcreview.ui import review as review_ui
-
-    reviewer = review_ui.current_reviewer()
+    reviewer = session_ui.current_reviewer()
     if reviewer is None or not can(reviewer, "see_all_votes"):
         return None
-    return review_ui.review_statuses(cat)
+    return session_ui.review_statuses(cat)
 
 
 def ignored_warning(state: BrowseState) -> None:

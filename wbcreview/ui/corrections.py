@@ -10,11 +10,12 @@ import streamlit as st
 from wbcreview import config
 from wbcreview import files as fsutil
 from wbcreview.curation import export as decisions
+from wbcreview.data import catalog as catalog_mod
 from wbcreview.data import labels
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
 from wbcreview.review.store import Store, StoreError, can
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
 
@@ -91,7 +92,7 @@ def export_section(cat: Catalog, store: Store) -> None:
 
 def import_section(cat: Catalog, store: Store) -> None:
     """Votes of a team that worked offline, and the original challenge label files."""
-    reviewer = review_ui.current_reviewer()
+    reviewer = session_ui.current_reviewer()
     st.subheader("Import votes made offline")
     st.caption("CSV columns: image_id, annotator, action, label, reason, comment, time")
     if reviewer is None or not can(reviewer, "import_votes"):
@@ -125,7 +126,7 @@ def import_section(cat: Catalog, store: Store) -> None:
                     path.write_bytes(upload.getvalue())
                     paths.append(path)
                 try:
-                    for s in labels.import_label_files(cat.root, paths):
+                    for s in catalog_mod.import_label_files(cat.root, paths):
                         st.success(
                             f"{s['file']}: {s['rows']:,} rows, {s['known']:,} cells of this copy, "
                             f"{s['differing']:,} labels differ from the current ones"
