@@ -369,7 +369,8 @@ def _prefetcher() -> ThreadPoolExecutor:
 def prefetch(cur, cat: Catalog, state: BrowseState) -> None:
     """Warm the caches for `state`'s page (its rows now, its thumbnails in the background),
     so pressing Next finds everything ready. Errors are left to the page that shows it."""
-    key = (cat.fingerprint, state.signature())
+    reader = ui.reader()
+    key = (id(reader), cat.fingerprint, state.signature())  # a new reader has an empty LRU
     if state.sort == "suspicion" or key in _PREFETCHED:
         return
     _PREFETCHED[key] = True
@@ -378,7 +379,6 @@ def prefetch(cur, cat: Catalog, state: BrowseState) -> None:
         requests = query.image_requests(_shard_paths(cat, cat.fingerprint), rows)
     except Exception:  # noqa: BLE001 (a prefetch must never break the page that asked)
         return
-    reader = ui.reader()
     _prefetcher().submit(reader.thumbs, requests, THUMB_PX)
 
 
