@@ -10,6 +10,15 @@ its option). A run's time is from that click (its event timestamp, in the page) 
 after every one of the 48 new grid images is complete with naturalWidth > 0. "Clear
 filters" between runs is timed too. The first pass meets every class's thumbnails for
 the first time (cold server caches); the second pass repeats the same changes (warm).
+Then, on the warm server: Next-page clicks (the page was prefetched while the previous one
+was shown) and cell opens (a tile click to the frame where the Cell page's images are all
+decoded). For every action the server's CPU time (user + system of the streamlit process,
+from /proc) is read before and after: "server CPU per rerun".
+
+`--startup` also times process start -> Browse with 48 thumbnails painted: with a cold
+catalog (a fresh WBCREVIEW_HOME, so the server builds it) and with a warm one (a second
+start on the same home). `--app DIR` runs another checkout's app.py (e.g. /work/main) in
+the same run, as the baseline. The load average is printed before and after.
 Prints the medians; --json prints one JSON object instead.
 """
 
@@ -108,18 +117,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(
+    data: Path, log_path: Path, app: Path = REPO, env_extra: dict | None = None
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "WBCREVIEW_DATA": str(data)}
+    env = {**os.environ, "WBCREVIEW_DATA": str(data), **(env_extra or {})}
     out = log_path.open("wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+            sys.executable, "-m", "streamlit", "run", str(app / "app.py"),
             "--server.headless", "true", "--server.address", "127.0.0.1",
             "--server.port", str(port), "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false",
         ],
-        cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        cwd=app, env=env, stdout=out, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -174,7 +191,111 @@ def clear_filters(page) -> None:
     page.locator(".st-key-bf_clear button:visible").first.click()
 
 
-def run(data: Path, runs: int, passes: int) -> dict:
+STARTUP_JS = """() => new Promise((resolve) => {
+  const check = () => {
+    const imgs = [...document.querySelectorAll('.wbc-grid a.wbc-tile img')];
+    if (imgs.length >= PAGE && imgs.every((i) => i.complete && i.naturalWidth > 0))
+      requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
+    else requestAnimationFrame(check);
+  };
+  check();
+})""".replace("PAGE", str(PAGE))
+CELL_JS = """([previous]) => {
+  window.__wbcPainted = new Promise((resolve) => {
+    const check = () => {
+      const imgs = [...document.querySelectorAll('.wbc-compare img')];
+      const key = imgs.map((i) => i.alt).join('|');
+      if (imgs.length >= 2 && key !== previous && imgs.every((i) => i.complete && i.naturalWidth > 0))
+        requestAnimationFrame(() => resolve(performance.now()));
+      else requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+    setTimeout(() => resolve(null), 60000);
+  });
+  return true;
+}"""
+
+
+def startup(data: Path, app: Path, home: Path, browser) -> float:
+    """Seconds from the server process's start to 48 thumbnails painted on Browse."""
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.time()
+        process, url = start_server(
+            data, Path(tmp) / "streamlit.log", app, {"WBCREVIEW_HOME": str(home)}
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(f"{url}/Browse", timeout=300_000)
+            page.set_default_timeout(300_000)
+            painted = page.evaluate(STARTUP_JS) / 1000
+            page.close()
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return round(painted - started, 2)
+
+
+def next_pages(page, pid: int, turns: int) -> tuple[list[float], list[float]]:
+    """Paint times and server CPU of `turns` clicks on Next (each page was prefetched)."""
+    times, cpu = [], []
+    for _ in range(turns):
+        before = cpu_seconds(pid)
+        button = page.locator(".st-key-bf_next button:visible").first
+        times.append(timed_click(page, PAGE, button, ".st-key-bf_next"))
+        cpu.append(cpu_seconds(pid) - before)
+    return times, cpu
+
+
+def timed_click(page, expected: int, locator, marker: str) -> float:
+    page.evaluate(
+        """(sel) => { window.__wbcT0 = null; document.addEventListener('click', (e) => {
+             if (e.target.closest && e.target.closest(sel)) window.__wbcT0 = e.timeStamp;
+           }, {capture: true, once: true}); return true; }""",
+        marker,
+    )
+    return timed(page, expected, lambda: locator.click())
+
+
+def open_cells(page, pid: int, count: int) -> tuple[list[float], list[float]]:
+    """Tile click -> the Cell page's images decoded, and server CPU, `count` times."""
+    times, cpu = [], []
+    for number in range(count):
+        before = cpu_seconds(pid)
+        page.evaluate(CELL_JS, [""])
+        page.evaluate(
+            """() => { window.__wbcT0 = null; document.addEventListener('click', (e) => {
+                 window.__wbcT0 = e.timeStamp; }, {capture: true, once: true}); return true; }"""
+        )
+        page.locator(".wbc-grid a.wbc-tile").nth(number * 5 % PAGE).click()
+        painted = page.evaluate("() => window.__wbcPainted")
+        t0 = page.evaluate("() => window.__wbcT0")
+        settle(page)
+        cpu.append(cpu_seconds(pid) - before)
+        if painted is not None and t0 is not None:
+            times.append(painted - t0)
+        page.get_by_role("link", name="Back to the grid").first.click()
+        settle(page)
+        page.wait_for_selector(".wbc-grid img")
+    return times, cpu
+
+
+def _stats(values: list[float], scale: float = 1.0) -> dict:
+    if not values:
+        return {}
+    ordered = sorted(v * scale for v in values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {
+        "median": round(statistics.median(ordered), 1),
+        "p95": round(p95, 1),
+        "max": round(ordered[-1], 1),
+        "n": len(ordered),
+    }
+
+
+def run(data: Path, runs: int, passes: int, app: Path = REPO, extra: int = 12) -> dict:
     from playwright.sync_api import sync_playwright
 
     counts = class_counts(data)
@@ -183,7 +304,7 @@ def run(data: Path, runs: int, passes: int) -> dict:
     if not classes:
         raise SystemExit(f"no class in {data} has {PAGE} rows")
     with tempfile.TemporaryDirectory() as tmp:
-        process, url = start_server(data, Path(tmp) / "streamlit.log")
+        process, url = start_server(data, Path(tmp) / "streamlit.log", app)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -194,15 +315,26 @@ def run(data: Path, runs: int, passes: int) -> dict:
                 page.evaluate(EVENT_JS)
                 results = []
                 for number in range(passes):
-                    pick, clear = [], []
+                    pick, clear, cpu = [], [], []
                     for code in classes:
+                        before = cpu_seconds(process.pid)
                         pick.append(timed(page, PAGE, lambda code=code: pick_class(page, code)))
                         close_dropdown(page)
+                        middle = cpu_seconds(process.pid)
                         clear.append(timed(page, PAGE, lambda: clear_filters(page)))
+                        cpu += [middle - before, cpu_seconds(process.pid) - middle]
                         log(
                             f"pass {number + 1} {code}: {pick[-1]:.0f} ms, clear {clear[-1]:.0f} ms"
                         )
-                    results.append({"pick_class_ms": pick, "clear_ms": clear})
+                    results.append({"pick_class_ms": pick, "clear_ms": clear, "cpu_s": cpu})
+                more = {}
+                if extra:
+                    more["next_page_ms"], more["next_page_cpu_s"] = next_pages(
+                        page, process.pid, extra
+                    )
+                    more["open_cell_ms"], more["open_cell_cpu_s"] = open_cells(
+                        page, process.pid, extra
+                    )
                 browser.close()
         finally:
             process.terminate()
@@ -211,6 +343,7 @@ def run(data: Path, runs: int, passes: int) -> dict:
             except subprocess.TimeoutExpired:
                 process.kill()
     summary = {
+        "app": str(app),
         "data": str(data),
         "rows": total,
         "runs_per_pass": len(classes),
@@ -226,6 +359,12 @@ def run(data: Path, runs: int, passes: int) -> dict:
             statistics.median(result["pick_class_ms"]), 1
         )
         summary[f"{label}_clear_median_ms"] = round(statistics.median(result["clear_ms"]), 1)
+        summary[f"{label}_p95_ms"] = _stats(every)["p95"]
+        summary[f"{label}_server_cpu_ms"] = _stats(result["cpu_s"], 1000)
+    for name in ("next_page", "open_cell"):
+        if more.get(f"{name}_ms") is not None:
+            summary[f"{name}_ms"] = _stats(more[f"{name}_ms"])
+            summary[f"{name}_server_cpu_ms"] = _stats(more[f"{name}_cpu_s"], 1000)
     return summary
 
 
@@ -239,21 +378,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=13, help="filter changes per pass (classes)")
     parser.add_argument("--passes", type=int, default=2, help="passes (first cold, then warm)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--extra", type=int, default=12, help="Next clicks and cell opens")
+    parser.add_argument("--startup", action="store_true", help="also time start -> painted")
+    parser.add_argument(
+        "--app", action="append", default=[], help="checkout whose app.py to run (repeat: "
+        "each is measured in turn in this run; default this repository)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         raise SystemExit("Chromium missing: apt-get install chromium (never `playwright install`)")
     data = Path(args.data).resolve()
     ensure_copy(data, args.cells)
-    summary = run(data, args.runs, args.passes)
+    out = {"load_before": [round(x, 2) for x in os.getloadavg()], "apps": []}
+    for app in [Path(a).resolve() for a in args.app] or [REPO]:
+        summary = run(data, args.runs, args.passes, app, args.extra)
+        if args.startup:
+            summary.update(startup_times(data, app))
+        out["apps"].append(summary)
+    out["load_after"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(out))
     else:
-        print(f"{summary['rows']:,} rows, {summary['runs_per_pass']} changes per pass")
-        for key, value in summary.items():
-            if key.endswith("_ms") and key != "target_ms":
-                print(f"  {key:32s} {value:8.1f}")
+        print(f"load average before {out['load_before']}, after {out['load_after']}")
+        for summary in out["apps"]:
+            print(f"{summary['app']}: {summary['rows']:,} rows, {summary['runs_per_pass']} changes")
+            for key, value in summary.items():
+                if key.endswith(("_ms", "_s")) and key != "target_ms":
+                    print(f"  {key:32s} {value}")
         print(f"  target: {TARGET_MS} ms to paint {PAGE} thumbnails after a filter change")
     return 0
+
+
+def startup_times(data: Path, app: Path) -> dict:
+    """Process start -> 48 thumbnails painted: cold catalog (fresh home), then warm."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            cold = startup(data, app, Path(tmp), browser)
+            log(f"{app}: start -> painted, cold catalog {cold} s")
+            warm = startup(data, app, Path(tmp), browser)
+            log(f"{app}: start -> painted, warm catalog {warm} s")
+        finally:
+            browser.close()
+    return {"startup_cold_s": cold, "startup_warm_s": warm}
 
 
 if __name__ == "__main__":

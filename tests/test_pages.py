@@ -184,7 +184,7 @@ def test_image_id_search_and_patient_filter(open_page, cur):
     cells = tile_cells(at)
     assert f"pristine:{row.image_id}" in cells
     assert match_count(at) == query.count(cur, query.Filter(image_id=row.image_id))
-    after(at.selectbox(key="bf_patient").select(row.patient_hash).run())
+    after(at.text_input(key="bf_patient").input(row.patient_hash).run())
     assert at.query_params["patient"] == row.patient_hash
     assert match_count(at) == query.count(
         cur, query.Filter(image_id=row.image_id, patient=row.patient_hash)

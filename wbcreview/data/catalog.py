@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -145,6 +146,28 @@ def _side_files(root: Path) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True)
+class CatalogSummary:
+    """What a copy holds, as counts (`Catalog.summary()`); treat the frames as read-only.
+
+    `counts`: config, split, label, severity, rows, cells (one row per combination present).
+    `patients`: config, split, rows, patients.
+    """
+
+    fingerprint: str
+    counts: pd.DataFrame
+    patients: pd.DataFrame
+
+    def total(self, by: str) -> dict[str, int]:
+        """Rows per value of one column of `counts` (config, split, label or severity)."""
+        return {str(k): int(v) for k, v in self.counts.groupby(by)["rows"].sum().items()}
+
+
+_SUMMARIES: dict[str, CatalogSummary] = {}
+_SUMMARY_ENTRIES = 8  # catalog states kept (a few copies, each a few KB)
+_SUMMARY_LOCK = threading.Lock()
+
+
 class Catalog:
     """A read-only handle on a built catalog. Use `cursor()` once per script run or thread."""
 
@@ -248,6 +271,31 @@ class Catalog:
                 found[image_id] = tuple(rest)
         return [found.get(i) for i in image_ids]
 
+    def summary(self) -> CatalogSummary:
+        """Rows per config/split/class/severity and rows and patients per config/split.
+
+        Computed once per catalog state (fingerprint) in this process and shared by every
+        handle on it: the home page reads its counts and charts from here.
+        """
+        with _SUMMARY_LOCK:
+            cached = _SUMMARIES.get(self.fingerprint)
+        if cached is not None:
+            return cached
+        cur = self.cursor()
+        counts = cur.execute(
+            "SELECT config, split, label, severity, count(*) AS rows, "
+            "count(DISTINCT cell_id) AS cells FROM cells GROUP BY ALL ORDER BY ALL"
+        ).df()
+        patients = cur.execute(
+            "SELECT config, split, count(*) AS rows, count(DISTINCT patient_hash) AS patients "
+            "FROM cells GROUP BY ALL ORDER BY ALL"
+        ).df()
+        made = CatalogSummary(self.fingerprint, counts, patients)
+        with _SUMMARY_LOCK:
+            while len(_SUMMARIES) >= _SUMMARY_ENTRIES:
+                _SUMMARIES.pop(next(iter(_SUMMARIES)))
+            return _SUMMARIES.setdefault(self.fingerprint, made)
+
     def side_problems(self) -> list[str]:
         """Problems with the copy's other files (original label files) found while building."""
         rows = self.cursor().execute("SELECT problem FROM side_problems ORDER BY file").fetchall()
@@ -293,9 +341,71 @@ def open_catalog(root: Path, progress: Progress | None = None, rebuild: bool = F
     return Catalog(Path(root).resolve(), catalog_path(root, fingerprint), fingerprint)
 
 
-def current_fingerprint(root: Path) -> str:
-    """The fingerprint the catalog of `root` would have now (cheap: stats, no reads)."""
-    return _fingerprint(Path(root).resolve(), discover(Path(root)))
+# How often `current_fingerprint` looks at the files again (seconds).
+WATCH_SECONDS = 1.0
+
+
+@dataclass
+class _Watched:
+    fingerprint: str
+    stamps: tuple  # (path, size, mtime_ns) of every file and folder the fingerprint rests on
+    checked: float  # time.monotonic() of the last look
+    shards: list[Shard]
+
+
+_WATCHED: dict[str, _Watched] = {}
+_WATCH_LOCK = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def _stamps(root: Path, shards: list[Shard]) -> tuple:
+    """Stats of what the fingerprint is made from, plus the folders where a new shard or
+    label file would appear (adding, removing or renaming a file changes its folder)."""
+    folders = {root, root / ORIGINAL_LABELS_DIR, imported_labels_dir(root)}
+    folders |= {s.path.parent for s in shards}
+    folders |= {p for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+    files = [root / "README.md", root / DEGRADATION_PARAMS, *(s.path for s in shards)]
+    files += original_label_files(root)
+    return tuple(_stamp(p) for p in sorted(folders) + files)
+
+
+def current_fingerprint(root: Path, max_age: float | None = None) -> str:
+    """The fingerprint the catalog of `root` would have now.
+
+    Computed once per change of the copy: within `max_age` seconds (default WATCH_SECONDS)
+    of the last look the known value is returned without touching the disk; after that a
+    stat of the shards, side files and their folders decides whether the copy changed, and
+    only then is the dataset card read and the shards listed again. Raises SourceError when
+    the folder does not exist.
+    """
+    root = Path(root).resolve()
+    key = str(root)
+    age = WATCH_SECONDS if max_age is None else max_age
+    now = time.monotonic()
+    with _WATCH_LOCK:
+        seen = _WATCHED.get(key)
+    if seen is not None and now - seen.checked < age:
+        return seen.fingerprint
+    if seen is not None:
+        try:
+            unchanged = _stamps(root, seen.shards) == seen.stamps
+        except OSError:
+            unchanged = False
+        if unchanged:
+            seen.checked = now
+            return seen.fingerprint
+    shards = discover(root)
+    fingerprint = _fingerprint(root, shards)
+    with _WATCH_LOCK:
+        _WATCHED[key] = _Watched(fingerprint, _stamps(root, shards), now, shards)
+    return fingerprint
 
 
 _CELLS_DDL = """

@@ -18,10 +18,8 @@ import itertools
 import warnings
 from collections.abc import Mapping
 
-import krippendorff
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from wbcreview import config
 from wbcreview.errors import WbcreviewError
@@ -352,6 +350,8 @@ def krippendorff_alpha(counts: np.ndarray | pd.DataFrame) -> float:
     m = m[m.sum(axis=1) >= 2]
     if m.shape[0] == 0 or (m.sum(axis=0) > 0).sum() < 2:
         return float("nan")
+    import krippendorff  # lazy: only the Consensus page needs it
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(krippendorff.alpha(value_counts=m, level_of_measurement="nominal"))
@@ -420,6 +420,8 @@ def pairwise_cohen(
     r = ratings(votes, labels)
     if r.empty:
         return pd.DataFrame(columns=columns)
+    from sklearn.metrics import cohen_kappa_score  # lazy: scikit-learn costs ~2 s to import
+
     wide = r.pivot(index="cell_id", columns="reviewer", values="category")
     rows = []
     for a, b in itertools.combinations(sorted(wide.columns), 2):

@@ -16,11 +16,17 @@ reload of the bare link (2 busy cores). The component's code is static; it only 
 
 from __future__ import annotations
 
+import bisect
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 import streamlit as st
+from cachetools import TTLCache
 
 from wbcreview import ui
 from wbcreview.data import images, query
@@ -28,6 +34,7 @@ from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
 from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import can
+from wbcreview.triage import predictions
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import finders as finders_ui
 from wbcreview.ui import session as session_ui
@@ -37,6 +44,7 @@ from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
 
 THUMB_PX = 128
+PATIENT_SUGGESTIONS = 8  # patients offered under the Patient box
 MAX_PATIENT_TILES = 600
 PAGE_FILES = {
     gallery.BROWSE_PAGE: "pages/1_Browse.py",
@@ -58,12 +66,54 @@ export default function (component) {
     event.preventDefault();
     setTriggerValue("open", link.getAttribute("href"));
   };
-  if (window.__wbcNav) document.removeEventListener("click", window.__wbcNav, true);
-  window.__wbcNav = onClick;
-  document.addEventListener("click", onClick, true);
+  // Zoomed cell images: every viewport of a .wbc-sync row shows the same spot. Scrolling
+  // one moves the others (same share of their scroll range); dragging an image pans.
+  const views = (view) => {
+    const row = view.closest ? view.closest(".wbc-sync") : null;
+    return row ? [...row.querySelectorAll(".wbc-view")] : [];
+  };
+  const onScroll = (event) => {
+    const view = event.target;
+    if (!view.classList || !view.classList.contains("wbc-view")) return;
+    const fx = view.scrollLeft / Math.max(1, view.scrollWidth - view.clientWidth);
+    const fy = view.scrollTop / Math.max(1, view.scrollHeight - view.clientHeight);
+    for (const other of views(view)) {
+      if (other === view) continue;
+      const x = Math.round(fx * (other.scrollWidth - other.clientWidth));
+      const y = Math.round(fy * (other.scrollHeight - other.clientHeight));
+      if (other.scrollLeft !== x) other.scrollLeft = x;  // equal: no echo event
+      if (other.scrollTop !== y) other.scrollTop = y;
+    }
+  };
+  let drag = null;
+  const onDown = (event) => {
+    const view = event.target.closest ? event.target.closest(".wbc-sync .wbc-view") : null;
+    if (!view || event.button !== 0) return;
+    drag = { view, x: event.clientX, y: event.clientY };
+    view.classList.add("wbc-dragging");
+    event.preventDefault();
+  };
+  const onMove = (event) => {
+    if (!drag) return;
+    drag.view.scrollLeft -= event.clientX - drag.x;
+    drag.view.scrollTop -= event.clientY - drag.y;
+    drag.x = event.clientX;
+    drag.y = event.clientY;
+  };
+  const onUp = () => {
+    if (drag) drag.view.classList.remove("wbc-dragging");
+    drag = null;
+  };
+  const listeners = [["click", onClick], ["scroll", onScroll], ["mousedown", onDown],
+                     ["mousemove", onMove], ["mouseup", onUp]];
+  if (window.__wbcNav) {
+    for (const [name, fn] of window.__wbcNav) document.removeEventListener(name, fn, true);
+  }
+  window.__wbcNav = listeners;
+  for (const [name, fn] of listeners) document.addEventListener(name, fn, true);
   return () => {
-    document.removeEventListener("click", onClick, true);
-    if (window.__wbcNav === onClick) window.__wbcNav = null;
+    for (const [name, fn] of listeners) document.removeEventListener(name, fn, true);
+    if (window.__wbcNav === listeners) window.__wbcNav = null;
   };
 }
 """
@@ -86,15 +136,44 @@ def navigation() -> None:
 
 
 # --- cached questions -------------------------------------------------------------------------
+#
+# Answers about the catalog are keyed by its fingerprint and kept in this process without a
+# copy: `st.cache_data` hashes its arguments and unpickles its value on every hit, which cost
+# a Browse rerun 60-90 ms of its 100 (issue 19). Callers treat the values as read-only.
+
+_MISS = object()
+_MEMO_LOCK = threading.Lock()
 
 
-@st.cache_data(ttl=600, max_entries=1024, show_spinner=False)
+def memo(maxsize: int, ttl: float = 600):
+    """Memoize `fn(cur_or_cat, *key)` on `key` (the first argument is not part of the key)."""
+
+    def decorate(fn):
+        cache: TTLCache = TTLCache(maxsize, ttl)
+
+        @functools.wraps(fn)
+        def wrapper(first, *key):
+            with _MEMO_LOCK:
+                value = cache.get(key, _MISS)
+            if value is _MISS:
+                value = fn(first, *key)
+                with _MEMO_LOCK:
+                    cache[key] = value
+            return value
+
+        wrapper.cache = cache  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+@memo(1024)
 def _count(_cur, fingerprint: str, f: query.Filter) -> int:
     del fingerprint
     return query.count(_cur, f)
 
 
-@st.cache_data(ttl=600, max_entries=1024, show_spinner=False)
+@memo(1024)
 def _facet(_cur, fingerprint: str, f: query.Filter, column: str) -> dict[str, int]:
     del fingerprint
     return query.facet(_cur, f, column)
@@ -106,7 +185,7 @@ def _page(cur, fingerprint: str, f: query.Filter, sort: str, limit: int, offset:
     return _cached_page(cur, fingerprint, f, sort, limit, offset)
 
 
-@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+@memo(256)
 def _cached_page(_cur, fingerprint: str, f: query.Filter, sort: str, limit: int, offset: int):
     del fingerprint
     return query.page(_cur, f, sort, limit, offset)
@@ -118,7 +197,7 @@ def _position(cur, fingerprint: str, f: query.Filter, sort: str, config: str, im
     return _cached_position(cur, fingerprint, f, sort, config, image_id)
 
 
-@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+@memo(256)
 def _cached_position(
     _cur, fingerprint: str, f: query.Filter, sort: str, config: str, image_id: str
 ):
@@ -144,7 +223,7 @@ def register_suspects(cur, cat: Catalog, state: BrowseState) -> BrowseState:
     return state
 
 
-@st.cache_data(ttl=600, max_entries=512, show_spinner=False)
+@memo(512)
 def _original_labels(_cur, fingerprint: str, cell_ids: tuple[str, ...]) -> dict[str, str]:
     """cell_id -> original challenge label, for the given cells whose label differs from it."""
     del fingerprint
@@ -175,6 +254,8 @@ def was_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
 def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     """Cell key -> a short note under the tile: "was XX" and the suspect rank, if any."""
     notes = was_notes(cur, cat, rows)
+    if rows.empty or not _has_predictions(cat.root):
+        return notes  # no prediction file, no ranking: scikit-learn and cleanlab stay unloaded
     try:
         ranking = suspects.suspect_ranking(cat)
     except (WbcreviewError, OSError):  # a broken prediction file must not break browsing;
@@ -190,6 +271,49 @@ def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     return notes
 
 
+def _has_predictions(root: Path) -> bool:
+    """True when the copy has a stored prediction file (a directory listing, no reads)."""
+    folder = predictions.predictions_dir(root)
+    return folder.is_dir() and any(not p.name.startswith(".") for p in folder.glob("*.parquet"))
+
+
+@dataclass(frozen=True)
+class PatientIndex:
+    """Every patient of a copy, sorted, for prefix search (built once per catalog state)."""
+
+    hashes: tuple[str, ...]
+    split: dict[str, str]
+    cells: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def __contains__(self, patient: object) -> bool:
+        return patient in self.split
+
+    def starting_with(self, prefix: str, limit: int) -> tuple[list[str], int]:
+        """Up to `limit` patients whose hash starts with `prefix`, and how many there are."""
+        lo = bisect.bisect_left(self.hashes, prefix)
+        hi = bisect.bisect_left(self.hashes, prefix + "\U0010ffff")
+        return list(self.hashes[lo : min(hi, lo + limit)]), hi - lo
+
+    def describe(self, patient: str) -> str:
+        """ "<hash> · <split> · N cells"."""
+        return f"{patient} · {self.split.get(patient, '')} · {self.cells.get(patient, 0)} cells"
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def patient_index(_cur, fingerprint: str) -> PatientIndex:
+    """The copy's patients for the Patient filter (a resource: no copy per rerun)."""
+    frame = _patients(_cur, fingerprint)
+    hashes = tuple(str(p) for p in frame["patient"])
+    return PatientIndex(
+        hashes,
+        dict(zip(hashes, map(str, frame["split"]), strict=True)),
+        dict(zip(hashes, map(int, frame["cells"]), strict=True)),
+    )
+
+
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
 def _patients(_cur, fingerprint: str) -> pd.DataFrame:
     """Every patient: hash, split, pristine cells, rows. (Belongs in query.py; see report.)"""
@@ -201,7 +325,7 @@ def _patients(_cur, fingerprint: str) -> pd.DataFrame:
     ).df()
 
 
-@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+@memo(8)
 def _shard_paths(_cat: Catalog, fingerprint: str) -> dict[int, str]:
     del fingerprint
     return _cat.shard_paths()
@@ -215,11 +339,67 @@ def thumb_uris(cat: Catalog, rows: pd.DataFrame, size: int = THUMB_PX) -> list[s
     return [images.data_uri(b) for b in ui.reader().thumbs(requests, size)]
 
 
+_GRIDS: TTLCache = TTLCache(32, 600)  # the HTML of recently shown pages (~250 KB each)
+_PREFETCHED: TTLCache = TTLCache(256, 600)
+
+
+def grid_for(cat: Catalog, state: BrowseState, rows: pd.DataFrame, notes: dict[str, str]) -> str:
+    """The grid HTML of a page of rows; a page shown before (same view, cell and notes) is
+    served from memory, so going back to a filter repaints without any work."""
+    key = (cat.fingerprint, state.signature(), state.cell, tuple(sorted(notes.items())))
+    with _MEMO_LOCK:
+        html_text = _GRIDS.get(key) if state.sort != "suspicion" else None
+    if html_text is None:
+        tiles = gallery.tiles_from_rows(
+            rows,
+            thumb_uris(cat, rows),
+            link_params=state.to_params(cell=False),
+            current=state.cell,
+            notes=notes,
+        )
+        html_text = gallery.grid_html(tiles, THUMB_PX)
+        with _MEMO_LOCK:
+            _GRIDS[key] = html_text
+    return html_text
+
+
+@st.cache_resource(show_spinner=False)
+def _prefetcher() -> ThreadPoolExecutor:
+    # One worker: prefetches never pile up or compete with each other for the two cores.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+
+
+def prefetch(cur, cat: Catalog, state: BrowseState) -> None:
+    """Warm the caches for `state`'s page (its rows now, its thumbnails in the background),
+    so pressing Next finds everything ready. Errors are left to the page that shows it."""
+    reader = ui.reader()
+    key = (id(reader), cat.fingerprint, state.signature())  # a new reader has an empty LRU
+    if state.sort == "suspicion" or key in _PREFETCHED:
+        return
+    _PREFETCHED[key] = True
+    try:
+        rows = _page(cur, cat.fingerprint, state.filter, state.sort_order, state.size, state.offset)
+        requests = query.image_requests(_shard_paths(cat, cat.fingerprint), rows)
+    except Exception:  # noqa: BLE001 (a prefetch must never break the page that asked)
+        return
+    _prefetcher().submit(reader.thumbs, requests, THUMB_PX)
+
+
 def full_image(cat: Catalog, row: dict) -> bytes | None:
     """The full-size image bytes of one catalog row."""
-    frame = pd.DataFrame([row])
-    request = query.image_requests(_shard_paths(cat, cat.fingerprint), frame)[0]
-    return ui.reader().full(request)
+    return full_images(cat, [row])[0]
+
+
+def full_images(cat: Catalog, rows: list[dict]) -> list[bytes | None]:
+    """The full-size image bytes of some catalog rows, in one batch read, in order."""
+    frame = pd.DataFrame(rows)
+    return ui.reader().read(query.image_requests(_shard_paths(cat, cat.fingerprint), frame))
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def _difference(degraded: bytes, source: bytes) -> gallery.Difference:
+    # Keyed by the bytes (hashed by Streamlit): zoom changes and reruns reuse the map.
+    return gallery.difference(degraded, source)
 
 
 # --- the view state and the sidebar filters --------------------------------------------------
@@ -250,7 +430,7 @@ def view_state() -> BrowseState:
         st.session_state[_W["splits"]] = list(f.splits)
         st.session_state[_W["labels"]] = list(f.labels)
         st.session_state[_W["severities"]] = list(f.severities)
-        st.session_state[_W["patient"]] = f.patient
+        st.session_state[_W["patient"]] = f.patient or ""
         st.session_state[_W["image_id"]] = f.image_id or ""
         st.session_state[_W["differs"]] = f.differs_from_original
         st.session_state[_W["statuses"]] = list(f.statuses)
@@ -291,6 +471,13 @@ def _on_filter_change(keep_cell: bool) -> None:
     write_state(_state_from_widgets(keep_cell))
 
 
+def _on_patient_pick(keep_cell: bool, key: str) -> None:
+    picked = st.session_state.get(key)
+    if picked:
+        st.session_state[_W["patient"]] = picked
+        write_state(_state_from_widgets(keep_cell))
+
+
 def _on_clear(keep_cell: bool) -> None:
     current = BrowseState.from_params(st.query_params.to_dict())
     write_state(BrowseState(cell=current.cell if keep_cell else None))
@@ -304,13 +491,21 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
     """
     fp = cat.fingerprint
     f = state.filter
-    patients = _patients(cur, fp)
-    known = set(patients["patient"])
-    if f.patient and f.patient not in known:
-        st.warning(f"No patient {md(f.patient)} in this copy: that part of the link is ignored.")
-        f = f.replace(patient=None)
+    patients = patient_index(cur, fp)
+    suggestions: list[str] = []
+    typed = f.patient or ""
+    if f.patient and f.patient not in patients:
+        suggestions, n = patients.starting_with(f.patient, PATIENT_SUGGESTIONS)
+        if n == 1:  # a unique start of a hash names that patient
+            f = f.replace(patient=suggestions[0])
+            suggestions = []
+        else:
+            if n == 0:
+                st.warning(
+                    f"No patient {md(f.patient)} in this copy: that part of the link is ignored."
+                )
+            f = f.replace(patient=None)
         state = state.replace(filter=f)
-        st.session_state[_W["patient"]] = None
     kwargs = {"on_change": _on_filter_change, "args": (keep_cell,)}
     status_counts = _review_statuses(cat)
     if f.statuses:
@@ -323,8 +518,6 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
         state = state.replace(filter=f)
     facets = {c: _facet(cur, fp, f, c) for c in ("config", "split", "label", "severity")}
     differs_n = _count(cur, fp, f.replace(differs_from_original=True))
-    by_patient = dict(zip(patients["patient"], patients["split"], strict=True))
-    cells_of = dict(zip(patients["patient"], patients["cells"], strict=True))
 
     def counted(column):
         return lambda v: f"{v}  ({facets[column].get(v, 0):,})"
@@ -363,15 +556,29 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
             placeholder="Every severity",
             **kwargs,
         )
-        st.selectbox(
+        # A text box, not a selectbox of every patient: thousands of options were rebuilt
+        # and sent on every rerun (60-90 ms). Typing the start of a hash is enough.
+        st.text_input(
             "Patient",
-            list(patients["patient"]),
-            index=None,
             key=_W["patient"],
-            format_func=lambda p: f"{p} · {by_patient.get(p, '')} · {cells_of.get(p, 0)} cells",
-            placeholder=f"Any of {len(patients):,} patients",
+            placeholder=f"Any of {len(patients):,} patients: type a hash's start",
+            help="The start of a patient hash is enough when only one patient has it; "
+            "the Patient page lists them all.",
             **kwargs,
         )
+        if f.patient:
+            st.caption(md(patients.describe(f.patient)))
+        elif suggestions:
+            n = patients.starting_with(typed, PATIENT_SUGGESTIONS)[1]
+            pick_key = f"bf_patient_pick_{typed}"
+            st.pills(
+                f"{n:,} patients start with {md(typed)}: pick one",
+                suggestions,
+                key=pick_key,
+                format_func=patients.describe,
+                on_change=_on_patient_pick,
+                args=(keep_cell, pick_key),
+            )
         st.text_input(
             "Image id",
             key=_W["image_id"],
@@ -475,14 +682,11 @@ def browse(cur, cat: Catalog, state: BrowseState) -> None:
         width="stretch",
         help="Next page (→ key)",
     )
-    st.html(gallery.class_chips_html(label_counts, selected=f.labels))
+    st.html(gallery.class_chips_html(label_counts, selected=f.labels, state=state))
     rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
-    uris = thumb_uris(cat, rows)
-    link = state.to_params(cell=False)
-    tiles = gallery.tiles_from_rows(
-        rows, uris, link_params=link, current=state.cell, notes=tile_notes(cur, cat, rows)
-    )
-    st.html(gallery.grid_html(tiles, THUMB_PX))
+    st.html(grid_for(cat, state, rows, tile_notes(cur, cat, rows)))
+    if state.page < pages:
+        prefetch(cur, cat, state.replace(page=state.page + 1))
     if pages > 1:
         # A key per page: the widget starts from the URL's page instead of keeping its own.
         key = f"bf_page_{state.page}"
@@ -637,10 +841,6 @@ def cell_view(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
         )
 
     siblings = query.cell_rows(cur, row["cell_id"])
-    data = full_image(cat, row)
-    problem = images.decode_error(data)
-    if problem:
-        st.error(f"This image cannot be decoded: {md(problem)}")
     # The other side of the comparison: a degraded row's source, or a pristine row's first
     # degraded row. The difference is always degraded minus source.
     if row["config"] != "pristine":
@@ -653,7 +853,11 @@ def cell_view(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
     else:
         degraded = siblings[siblings["config"] != "pristine"]
         other_row = degraded.iloc[0].to_dict() if len(degraded) else None
-    other = full_image(cat, other_row) if other_row else None
+    # Both images in one batch read; the three figures go to the browser in one message.
+    data, other = full_images(cat, [row, other_row]) if other_row else [full_image(cat, row), None]
+    problem = images.decode_error(data)
+    if problem:
+        st.error(f"This image cannot be decoded: {md(problem)}")
 
     zoom = st.segmented_control(
         "Zoom",
@@ -678,7 +882,7 @@ def cell_view(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
     if this and that and not problem:
         deg, src = (data, other) if row["config"] != "pristine" else (other, data)
         try:
-            diff = gallery.difference(deg, src)
+            diff = _difference(deg, src)
         except Exception as exc:  # a decoder error is shown, not raised
             st.warning(f"No difference map: {md(exc)}")
     if diff is not None:

@@ -13,17 +13,19 @@ import io
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 from PIL import Image
 
 from wbcreview.data.query import Filter
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
 from wbcreview.views.charts import CONFIG_COLOURS, SEVERITY_COLOURS
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 PAGE_SIZES: tuple[int, ...] = (24, 48, 96)
 DEFAULT_PAGE_SIZE = 48
@@ -306,24 +308,49 @@ def tiles_from_rows(
     return tiles
 
 
-def class_chips_html(counts: Mapping[str, int], selected: Iterable[str] = ()) -> str:
-    """A line of class-code chips with their row counts (selected classes highlighted)."""
+def chip_link(state: BrowseState, code: str) -> str:
+    """The Browse link a class chip opens: only that class, or every class if it is the
+    only one chosen already (a second click undoes the first). Page 1, no open cell."""
+    labels = () if state.filter.labels == (code,) else (code,)
+    view = state.replace(filter=state.filter.replace(labels=labels), page=1, cell=None)
+    return href(BROWSE_PAGE, view.to_params())
+
+
+def class_chips_html(
+    counts: Mapping[str, int], selected: Iterable[str] = (), state: BrowseState | None = None
+) -> str:
+    """A line of class-code chips with their row counts (selected classes highlighted).
+
+    With `state`, each chip is a link that filters the view to its class (`chip_link`).
+    """
     chosen = set(selected)
     order = [c for c in CLASS_CODES if c in counts] + sorted(set(counts) - set(CLASS_CODES))
     chips = []
     for code in order:
         n = int(counts[code])
         on = not chosen or code in chosen
-        style = "" if on else "opacity:.4"
+        cls = "wbc-chip" if on else "wbc-chip wbc-off"
+        name = CELL_TYPES.get(code, "unknown class")
+        body = f"<b>{html.escape(str(code))}</b> {n:,}"
+        if state is None:
+            chips.append(
+                f'<span class="{cls}" title="{html.escape(name, quote=True)}">{body}</span>'
+            )
+            continue
+        only = state.filter.labels == (code,)
+        tip = f"{name}: show every class again" if only else f"{name}: show only this class"
         chips.append(
-            f'<span class="wbc-chip" style="{style}" '
-            f'title="{html.escape(CELL_TYPES.get(code, "unknown class"), quote=True)}">'
-            f"<b>{html.escape(str(code))}</b> {n:,}</span>"
+            f'<a class="{cls}" href="{html.escape(chip_link(state, code), quote=True)}" '
+            f'data-wbc-nav="1" data-class="{html.escape(str(code), quote=True)}" '
+            f'title="{html.escape(tip, quote=True)}">{body}</a>'
         )
     css = (
         ".wbc-chips{display:flex;flex-wrap:wrap;gap:4px 6px;margin:.1rem 0 .4rem 0}"
         ".wbc-chip{font-size:12.5px;padding:1px 8px;border-radius:10px;"
-        "background:rgba(128,128,128,.12);font-variant-numeric:tabular-nums}"
+        "background:rgba(128,128,128,.12);font-variant-numeric:tabular-nums;"
+        "text-decoration:none!important;color:inherit!important;border:1px solid transparent}"
+        "a.wbc-chip:hover{border-color:#ff4b4b}"
+        ".wbc-chip.wbc-off{opacity:.4}"
     )
     return f'<style>{css}</style><div class="wbc-chips">{"".join(chips)}</div>'
 
@@ -358,34 +385,44 @@ def compare_html(figures: Sequence[Figure], zoom: float = 0.0) -> str:
     """The images of a cell side by side: `zoom` 0 fits them to the page width, else a scale.
 
     From 2x up the pixels are drawn as squares (no smoothing), to judge noise and blur.
+    Zoomed, each image sits in its own viewport of the same size (a share of the row);
+    the page's link component (ui/browse.py `navigation`) keeps every viewport of the row
+    on the same spot, so scrolling or dragging one pans all of them together.
     """
     zoom = float(zoom)
     parts = []
     for fig in figures:
+        alt = html.escape(fig.caption, quote=True)
+        uri = html.escape(fig.uri, quote=True)
         if zoom:
             w, h = max(1, round(fig.width * zoom)), max(1, round(fig.height * zoom))
             pixelated = "image-rendering:pixelated;" if zoom >= 2 else ""
             size = f'width="{w}" height="{h}" style="width:{w}px;height:{h}px;{pixelated}"'
-            box = "flex:0 0 auto"
+            image = (
+                f'<div class="wbc-view" style="max-width:{w}px;max-height:min({h}px,70vh)">'
+                f'<img src="{uri}" {size} alt="{alt}" decoding="async" draggable="false"></div>'
+            )
+            box = "flex:1 1 0"
         else:
             size = f'width="{fig.width}" height="{fig.height}" style="width:100%;height:auto"'
+            image = f'<img src="{uri}" {size} alt="{alt}" decoding="async">'
             box = f"flex:1 1 0;max-width:{2 * fig.width}px"
         parts.append(
-            f'<figure class="wbc-fig wbc-{html.escape(fig.kind)}" style="{box}">'
-            f'<img src="{html.escape(fig.uri, quote=True)}" {size} '
-            f'alt="{html.escape(fig.caption, quote=True)}">'
+            f'<figure class="wbc-fig wbc-{html.escape(fig.kind)}" style="{box}">{image}'
             f"<figcaption>{html.escape(fig.caption)}{fig.legend}</figcaption></figure>"
         )
     css = (
-        ".wbc-compare{display:flex;gap:14px;align-items:flex-start;overflow-x:auto;"
-        "padding-bottom:6px}"
+        ".wbc-compare{display:flex;gap:14px;align-items:flex-start;padding-bottom:6px}"
         ".wbc-fig{margin:0;min-width:0}"
         ".wbc-fig img{display:block;border-radius:4px;max-width:none}"
+        ".wbc-view{overflow:auto;cursor:grab;border-radius:4px;overscroll-behavior:contain}"
+        ".wbc-view.wbc-dragging{cursor:grabbing}"
         ".wbc-fig figcaption{font-size:13px;margin-top:4px;opacity:.85}"
         ".wbc-legend{font-size:12px;margin-top:4px}"
         ".wbc-bar{height:10px;width:100%;max-width:240px;border-radius:3px;margin:4px 0 2px 0}"
     )
-    return f'<style>{css}</style><div class="wbc-compare">{"".join(parts)}</div>'
+    sync = " wbc-sync" if zoom else ""
+    return f'<style>{css}</style><div class="wbc-compare{sync}">{"".join(parts)}</div>'
 
 
 # Anchor colours of a perceptually ordered dark-to-bright map (close to "inferno").
@@ -491,6 +528,8 @@ def difference(degraded: bytes, source: bytes, scale: float | None = None) -> Di
 
 def difference_heatmap(degraded: bytes, source: bytes) -> go.Figure:
     """The same difference as an interactive plotly heat map (hover shows each pixel's value)."""
+    import plotly.graph_objects as go  # lazy: only the interactive heat map needs it
+
     deg, src = _rgb(degraded), _rgb(source)
     if src.size != deg.size:
         src = src.resize(deg.size, Image.Resampling.BILINEAR)
@@ -502,14 +541,45 @@ def difference_heatmap(degraded: bytes, source: bytes) -> go.Figure:
     return fig
 
 
+# Catalog columns that say where the bytes lie, not what the cell is: not shown.
+INTERNAL_FIELDS = frozenset({"shard_id", "row", "img_offset", "img_length"})
+
+
+def format_value(value) -> str:
+    """A value for people: floats (also float text, as the CSV gives them) to 6 significant
+    digits (1.7999999999999998 -> 1.8), integers with thousands separators, the rest as is."""
+    if _missing(value):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    text = str(value)
+    if any(c in text for c in ".eE") and not text.strip().isalpha():
+        try:
+            return f"{float(text):.6g}"
+        except ValueError:
+            return text
+    return text
+
+
 def metadata_table(row: Mapping, extra: Mapping[str, object] | None = None) -> pd.DataFrame:
-    """A two-column (field, value) table of a catalog row and any extra facts, as text."""
-    items = [(k, row[k]) for k in row]
+    """A two-column (field, value) table of a catalog row and any extra facts, as text.
+
+    Internal columns (where the image bytes lie in the shard) are left out; numbers are
+    formatted by `format_value`. Identifiers stay exactly as stored.
+    """
+    items = [(k, row[k]) for k in row if k not in INTERNAL_FIELDS and not k.startswith("ord_")]
     items += list((extra or {}).items())
     return pd.DataFrame(
         {
             "field": [str(k) for k, _ in items],
-            "value": ["" if _missing(v) else str(v) for _, v in items],
+            "value": [
+                "" if _missing(v) else (str(v) if isinstance(v, str) else format_value(v))
+                for _, v in items
+            ],
         }
     )
 
@@ -526,7 +596,7 @@ def params_table(params: Mapping[str, object]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "parameter": [str(k) for k in params],
-            "value": ["" if _missing(v) else str(v) for v in params.values()],
+            "value": [format_value(v) for v in params.values()],
         }
     )
 
@@ -554,6 +624,8 @@ def class_counts(rows: pd.DataFrame) -> pd.DataFrame:
 
 def class_counts_figure(table: pd.DataFrame, configs: Sequence[str] = CONFIGS) -> go.Figure:
     """A bar chart of a `class_counts` table: rows per class, one bar per config in `configs`."""
+    import plotly.express as px  # lazy: only the Patient page draws it
+
     long = table.melt(id_vars=["class", "cell type"], value_vars=list(configs), var_name="config")
     fig = px.bar(
         long,
@@ -616,6 +688,7 @@ __all__ = [
     "ZOOMS",
     "atlas_examples",
     "cell_key",
+    "chip_link",
     "class_chips_html",
     "class_counts",
     "class_counts_figure",
@@ -625,6 +698,7 @@ __all__ = [
     "difference_heatmap",
     "difference_legend_html",
     "false_colour",
+    "format_value",
     "grid_html",
     "href",
     "image_size",
