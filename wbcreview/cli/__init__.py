@@ -35,6 +35,8 @@ def _known_errors() -> tuple[type[Exception], ...]:
         ("wbcreview.curation.export", "DecisionsError"),
         ("wbcreview.review.store", "StoreError"),
         ("wbcreview.review.store", "PermissionDenied"),
+        ("wbcreview.review.permissions", "PermissionDenied"),
+        ("wbcreview.review.auth", "AuthError"),
     ):
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))
@@ -179,8 +181,10 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_import_labels(args) -> int:
+    from wbcreview.cli.users import acting_user
     from wbcreview.data import labels
 
+    acting_user(args, None, "import_labels")
     root = _resolve(args).root
     for s in labels.import_label_files(root, [Path(f) for f in args.files]):
         print(
@@ -202,6 +206,7 @@ def _store(args, src):
 
 
 def cmd_apply(args) -> int:
+    from wbcreview.cli.users import acting_user
     from wbcreview.curation import apply as curate
     from wbcreview.curation import export as decisions
     from wbcreview.data import catalog
@@ -211,20 +216,25 @@ def cmd_apply(args) -> int:
         frame = decisions.read_decisions(Path(args.decisions))
     else:
         with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
-            frame = decisions.final_decisions(cat.cursor(), store)
+            viewer = acting_user(args, store)
+            frame = decisions.final_decisions(cat.cursor(), store, viewer=viewer)
     summary = curate.apply_decisions(src.root, Path(args.out), frame, progress=Bar())
     print(f"curated copy written to {args.out}: {summary}")
     return 0
 
 
 def cmd_export(args) -> int:
+    from wbcreview.cli.users import acting_user
     from wbcreview.curation import export as decisions
     from wbcreview.data import catalog
 
     src = _resolve(args)
     out = Path(args.out)
     with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
-        frame = decisions.final_decisions(cat.cursor(), store, include_agreed=args.include_agreed)
+        viewer = acting_user(args, store)
+        frame = decisions.final_decisions(
+            cat.cursor(), store, include_agreed=args.include_agreed, viewer=viewer
+        )
         if args.format == "challenge":
             if not args.split:
                 raise decisions.DecisionsError("--format challenge needs --split SPLIT")
@@ -238,11 +248,13 @@ def cmd_export(args) -> int:
 
 
 def cmd_import_votes(args) -> int:
+    from wbcreview.cli.users import acting_user
     from wbcreview.curation import export as decisions
     from wbcreview.data import catalog
 
     src = _resolve(args)
     with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
+        acting_user(args, store, "import_votes")
         added = decisions.import_vote_file(Path(args.file), args.team, store, cat.cursor())
     print(f"{added} new vote(s) imported from {args.file} for team {args.team}")
     return 0
@@ -256,6 +268,8 @@ def cmd_bench(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
+    from wbcreview.cli.users import user_arg
+
     parser = argparse.ArgumentParser(
         prog="python -m wbcreview",
         description="Label-review studio for the WBCBench 2026 white-blood-cell dataset.",
@@ -310,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-labels", help="bring in the original challenge label files")
     data_arg(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="CSV files in the challenge format")
+    user_arg(p)
     p.set_defaults(func=cmd_import_labels)
 
     p = sub.add_parser("apply", help="write a curated copy with the final decisions applied")
@@ -319,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--decisions", metavar="FILE", help="exported decisions (default: the review store)"
     )
+    user_arg(p)
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("export", help="write the final decisions (a correction list)")
@@ -330,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--include-agreed", action="store_true", help="also agreed, not yet adjudicated cells"
     )
+    user_arg(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import-votes", help="import a team's offline votes (CSV)")
@@ -339,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", metavar="FILE", help="CSV: image_id,annotator,action,label,reason,comment,time"
     )
     p.add_argument("--team", required=True, help="the team that made these votes")
+    user_arg(p)
     p.set_defaults(func=cmd_import_votes)
 
     p = sub.add_parser("bench", help="measure catalog, query and image speed against baselines")

@@ -45,9 +45,11 @@ def _clean_errors(command):
 @_clean_errors
 def cmd_import_predictions(args) -> int:
     from wbcreview.cli import _resolve
+    from wbcreview.cli.users import acting_user
     from wbcreview.data import catalog
     from wbcreview.triage import predictions
 
+    acting_user(args, None, "import_predictions")
     path = Path(args.file)
     try:
         data = path.read_bytes()
@@ -65,9 +67,11 @@ def cmd_import_predictions(args) -> int:
 @_clean_errors
 def cmd_baseline(args) -> int:
     from wbcreview.cli import Bar, _resolve
+    from wbcreview.cli.users import acting_user
     from wbcreview.data import catalog
     from wbcreview.triage import baseline
 
+    acting_user(args, None, "run_baseline")
     root = _resolve(args).root
     with catalog.open_catalog(root) as cat:
         result = baseline.run_baseline(cat, progress=Bar(), name=args.name, seed=args.seed)
@@ -97,6 +101,7 @@ def cmd_suspects(args) -> int:
 @_clean_errors
 def cmd_scores(args) -> int:
     from wbcreview.cli import _resolve, _store
+    from wbcreview.cli.users import acting_user
     from wbcreview.curation import export as decisions
     from wbcreview.data import catalog
     from wbcreview.triage import ranking as triage
@@ -109,7 +114,7 @@ def cmd_scores(args) -> int:
             raise scores.ScoresError(
                 "no stored predictions: run `baseline` or `import-predictions`"
             )
-        frame = decisions.final_decisions(cat.cursor(), store)
+        frame = decisions.final_decisions(cat.cursor(), store, viewer=acting_user(args, store))
         summary, _ = scores.score_table(cat.cursor(), files, frame, kinds=("all", args.by))
     print(f"final decisions: {decisions.summary_line(frame)}")
     groups = summary[summary["kind"] == args.by]["group"].unique() if args.by != "all" else []
@@ -153,6 +158,7 @@ def _percents(text: str) -> list[float]:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Add the triage commands to the CLI's subparsers."""
+    from wbcreview.cli.users import user_arg
     from wbcreview.config import REPO_ROOT
 
     # Light on purpose (no triage_bench import): `--help` must stay fast. Same values there.
@@ -179,12 +185,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tolerance", type=float, default=0.01, help="allowed |sum of probabilities - 1|"
     )
+    user_arg(p)
     p.set_defaults(func=cmd_import_predictions)
 
     p = sub.add_parser("baseline", help="fit the built-in image-feature baseline, store it")
     data_arg(p)
     p.add_argument("--name", default="baseline", help="prediction name (default baseline)")
     p.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
+    user_arg(p)
     p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("suspects", help="print the suspect ranking (likely label errors first)")
@@ -206,6 +214,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--by", default="all", choices=["all", "split", "config", "severity"], help="groups"
     )
+    user_arg(p)
     p.set_defaults(func=cmd_scores)
 
     p = sub.add_parser(
