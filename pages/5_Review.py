@@ -16,8 +16,13 @@ if src is not None and ui.ensure_demo(src):
     if cat is not None:
         reviewer = session_ui.identity_sidebar()
         decisions = session_ui.open_store(src, cat)
-        if decisions is not None:
+        if decisions is None:
+            review_ui.pending_panel(reviewer)  # the outage banner is already shown
+        else:
             try:
                 review_ui.review_page(cat, decisions, reviewer)
+            except store.StoreUnavailable as exc:
+                session_ui.outage_banner(exc)
+                review_ui.pending_panel(reviewer)
             except (store.StoreError, review.ReviewError, duckdb.Error, OSError) as exc:
                 st.error(f"The review could not be shown: {exc}")

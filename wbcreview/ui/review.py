@@ -26,9 +26,9 @@ from wbcreview.review.store import (
     Reviewer,
     Store,
     StoreError,
-    StoreUnavailable,
     can,
 )
+from wbcreview.ui.auth import acting_reviewer
 from wbcreview.ui.session import (
     PENDING,
     SAVED,
@@ -36,6 +36,7 @@ from wbcreview.ui.session import (
     as_code,
     as_md,
     cached_cells,
+    current_reviewer,
     demo_banner,
     post_notice,
     show_notice,
@@ -64,6 +65,9 @@ def review_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
                 icon=":material/grid_view:",
                 query_params={"queue": str(queue_id)},
             )
+    pending = st.session_state.get(PENDING)
+    if pending and (pending.get("queue_id") != queue_id or reviewer is None):
+        pending_panel(reviewer)  # a vote of another queue is not forgotten either
     if reviewer is not None and can(reviewer, "manage_queues"):
         _new_queue(cur, store, reviewer, wanted, expanded=from_browse or queues.empty)
         _calibration_admin(cat, store, reviewer)
@@ -468,16 +472,36 @@ def _cast(ctx: dict, action: str, code: str | None, comment_key: str) -> None:
         "comment": (st.session_state.get(comment_key) or "").strip() or None,
         "queue_id": ctx["queue_id"],
         "comment_key": comment_key,
+        "at": datetime.now(UTC),
+        "store": ctx["store"],
     }
     _submit(ctx, vote)
 
 
-def _submit(ctx: dict, vote: dict) -> None:
-    """Store a vote; on StoreUnavailable keep it for Retry (same uid: never stored twice)."""
-    store: Store = ctx["store"]
+def _submit(ctx: dict | None, vote: dict) -> None:
+    """Store a vote; on StoreUnavailable keep it for Retry (same uid: never stored twice).
+
+    The vote is stored as the reviewer who cast it, with the role the users file gives them
+    now; a retry by anyone else in this tab is refused and the vote dropped."""
+    store: Store = vote.get("store") or ctx["store"]
+    cast_by: Reviewer = vote["reviewer"]
+    now_here = current_reviewer()
+    if now_here is None or now_here.name != cast_by.name:
+        st.session_state.pop(PENDING, None)
+        post_notice(
+            "error",
+            f"The vote kept for Retry was cast by {as_md(cast_by.name)}, not by you: it was "
+            "dropped, not stored.",
+        )
+        return
+    acting = acting_reviewer(cast_by)
+    if acting is None:
+        st.session_state.pop(PENDING, None)
+        post_notice("error", "You are no longer a user of this server: the vote was not stored.")
+        return
     try:
         store.add_vote(
-            vote["reviewer"],
+            acting,
             vote["cell_id"],
             vote["action"],
             label=vote["label"],
@@ -486,17 +510,12 @@ def _submit(ctx: dict, vote: dict) -> None:
             queue_id=vote["queue_id"],
             uid=vote["uid"],
         )
-    except StoreUnavailable as exc:
-        st.session_state[PENDING] = vote
-        post_notice("error", f"Database error: {as_md(exc)}")
-        return
     except (InvalidVote, PermissionDenied) as exc:
         st.session_state.pop(PENDING, None)
         post_notice("error", f"The vote was refused: {as_md(exc)}")
         return
-    except StoreError as exc:
+    except StoreError:  # unreachable, busy or failing: the pending panel says so
         st.session_state[PENDING] = vote
-        post_notice("error", f"Database error: {as_md(exc)}")
         return
     st.session_state.pop(PENDING, None)
     st.session_state.pop(vote["comment_key"], None)
@@ -504,6 +523,9 @@ def _submit(ctx: dict, vote: dict) -> None:
     what = review.describe_decision(vote["action"], vote["label"], vote["reason"])
     now = datetime.now(UTC).astimezone().strftime("%H:%M:%S")
     st.session_state[SAVED] = f"✓ Saved {now} · cell {vote['cell_id']} · {what}"
+    if ctx is None:
+        post_notice("success", f"Saved your vote on cell {vote['cell_id']} ({what}).")
+        return
     cells, position = ctx["cells"], ctx["position"]
     here = cells.index(vote["cell_id"]) if vote["cell_id"] in cells else position
     following = review.next_unvoted(cells, ctx["voted"] | {vote["cell_id"]}, here)
@@ -514,21 +536,26 @@ def _submit(ctx: dict, vote: dict) -> None:
         st.session_state[ctx["key"]] = following
 
 
-def _pending_panel(ctx: dict) -> None:
+def _pending_panel(ctx: dict | None) -> None:
     vote = st.session_state.get(PENDING)
     if not vote:
         return
     what = review.describe_decision(vote["action"], vote["label"], vote["reason"])
+    at = vote.get("at")
+    when = at.astimezone().strftime("%H:%M:%S") if at is not None else "earlier"
+    who = vote["reviewer"].name
     st.error(
-        f"Your vote on cell {as_code(vote['cell_id'])} ({as_md(what)}) was **NOT saved**: the "
-        "review database did not answer. It is kept here; press Retry when the database is "
-        "back (it will be stored once, never twice).",
+        f"Your vote on cell {as_code(vote['cell_id'])} (**{as_md(what)}**, pressed at {when} "
+        f"by {as_md(who)}) is **NOT saved**: the review database did not answer. It is kept "
+        "here until it is stored; press Retry when the database is back (it will be stored "
+        "once, never twice).",
         icon=":material/cloud_off:",
     )
+    suffix = "" if ctx is not None else "_alone"
     cols = st.columns(2)
     cols[0].button(
         "Retry saving the vote",
-        key="rv_retry",
+        key=f"rv_retry{suffix}",
         type="primary",
         width="stretch",
         on_click=_retry,
@@ -536,14 +563,20 @@ def _pending_panel(ctx: dict) -> None:
     )
     cols[1].button(
         "Discard it",
-        key="rv_discard",
+        key=f"rv_discard{suffix}",
         width="stretch",
         on_click=st.session_state.pop,
         args=(PENDING,),
     )
 
 
-def _retry(ctx: dict) -> None:
+def pending_panel(reviewer: Reviewer | None) -> None:
+    """The vote kept for Retry (cell, decision, time), shown even while the database is down."""
+    del reviewer  # the vote names its own reviewer; Retry checks it against the session's
+    _pending_panel(None)
+
+
+def _retry(ctx: dict | None) -> None:
     vote = st.session_state.get(PENDING)
     if vote:
         _submit(ctx, vote)
