@@ -275,7 +275,7 @@ def test_an_unreachable_database_keeps_the_vote_for_retry(db_url, cells, monkeyp
 
     monkeypatch.setattr(Store, "add_vote", flaky)
     app.click("rv_class_MO")
-    assert "was **NOT saved**" in app.text()
+    assert "**NOT saved**" in app.text()
     pending = app.at.session_state[session_ui.PENDING]
     assert pending["cell_id"] == chosen[0] and pending["label"] in ("MO", None)
     assert app.at.button(key="rv_class_LY").disabled  # no new vote before this one is saved

@@ -573,7 +573,8 @@ def test_opening_a_version_1_database_migrates_it(store_url, raw_engine):
                  tzinfo=None if raw_engine.dialect.name == "sqlite" else UTC)},
         )  # fmt: skip
     with Store.open(store_url) as opened:
-        assert opened.schema_version == st_.SCHEMA_VERSION == 2
+        assert opened.schema_version == st_.SCHEMA_VERSION == 3
+        assert sa.inspect(opened._engine).has_table("sign_in_attempts")
         old = opened.current_votes().iloc[0]
         assert (old["reviewer"], old["label"], old["batch"]) == ("Old", "LY", None)
         assert old["created_at"] == pd.Timestamp("2026-01-02 03:04:05", tz="UTC")

@@ -40,9 +40,11 @@ def auth_store() -> Store:
 
 
 def client_address() -> str:
-    """Who is asking, for the sign-in limits: the connection's address, or the first
-    X-Forwarded-For hop when the connection comes from this machine (a local proxy)."""
+    """Who is asking, for the sign-in limits: the connection's address, or the last
+    X-Forwarded-For hop when the connection comes from this machine (a local proxy; the last
+    hop is the one the proxy added, earlier ones are whatever the client sent)."""
     direct = st.context.ip_address
+    direct = direct if isinstance(direct, str) else None
     loopback = direct is None
     if direct is not None:
         try:
@@ -50,7 +52,8 @@ def client_address() -> str:
         except ValueError:
             loopback = False
     if loopback:
-        forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+        header = st.context.headers.get("X-Forwarded-For")
+        forwarded = header.split(",")[-1].strip() if isinstance(header, str) else ""
         if forwarded:
             return forwarded[:64]
     return direct or "local"

@@ -34,9 +34,10 @@ from wbcreview.review.store import (
 from wbcreview.ui import browse
 from wbcreview.ui import review as review_ui
 from wbcreview.ui import session as session_ui
+from wbcreview.ui.auth import acting_reviewer
 
 THUMB_PX = 96
-_PENDING = "gr_pending"  # votes the store did not acknowledge: (queue_id, [vote dicts])
+_PENDING = "gr_pending"  # votes the store did not acknowledge: (queue_id, [vote dicts], voter name)
 _CONFIRM = "gr_confirm"  # the page a sign-off waits to be confirmed for
 _SAVED = "gr_saved"  # the last action, one line
 
@@ -273,10 +274,15 @@ def vote(view: _View, command: gr.Command) -> None:
 def _store_votes(view: _View, rows: list[dict]) -> bool:
     """Write the rows (each with its uid); keep what was not written for Retry."""
     st.session_state.pop(_CONFIRM, None)
+    acting = acting_reviewer(view.reviewer)  # the role as it is now
+    if acting is None:
+        st.session_state.pop(_PENDING, None)
+        session_ui.post_notice("error", "You are no longer a user of this server: not stored.")
+        return False
     for i, row in enumerate(rows):
         try:
             view.store.add_vote(
-                view.reviewer, row["cell_id"], row["action"], label=row["label"],
+                acting, row["cell_id"], row["action"], label=row["label"],
                 reason=row["reason"], queue_id=view.queue.id, uid=row["uid"], batch=row["batch"],
             )  # fmt: skip
         except (InvalidVote, PermissionDenied) as exc:
@@ -284,7 +290,7 @@ def _store_votes(view: _View, rows: list[dict]) -> bool:
             session_ui.post_notice("error", f"The vote was refused: {browse.md(exc)}")
             return False
         except StoreError as exc:
-            st.session_state[_PENDING] = (view.queue.id, rows[i:])
+            st.session_state[_PENDING] = (view.queue.id, rows[i:], view.reviewer.name)
             session_ui.post_notice("error", f"Database error: {browse.md(exc)}")
             return False
     st.session_state.pop(_PENDING, None)
@@ -355,6 +361,14 @@ def undo(view: _View) -> None:
 
 def _retry(view: _View) -> None:
     pending = st.session_state.get(_PENDING)
+    if pending and pending[2] != view.reviewer.name:  # a retry carries its voter's identity
+        st.session_state.pop(_PENDING, None)
+        session_ui.post_notice(
+            "error",
+            f"The votes kept for Retry were cast by {browse.md(pending[2])}, not by you: "
+            "dropped, not stored.",
+        )
+        return
     if pending and pending[0] == view.queue.id and _store_votes(view, pending[1]):
         _note(f"✓ Saved {len(pending[1])} votes on retry")
         view.refresh()

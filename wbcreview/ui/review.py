@@ -544,7 +544,7 @@ def _pending_panel(ctx: dict | None) -> None:
     at = vote.get("at")
     when = at.astimezone().strftime("%H:%M:%S") if at is not None else "earlier"
     who = vote["reviewer"].name
-    st.error(
+    st.warning(
         f"Your vote on cell {as_code(vote['cell_id'])} (**{as_md(what)}**, pressed at {when} "
         f"by {as_md(who)}) is **NOT saved**: the review database did not answer. It is kept "
         "here until it is stored; press Retry when the database is back (it will be stored "
