@@ -64,10 +64,11 @@ def user_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def acting_user(args, store: Store | None = None, action: str | None = None) -> Reviewer | None:
+def acting_user(args, action: str | None = None) -> Reviewer | None:
     """The user of `--user` after a throttled sign-in (None without `--user`: trusted local).
 
-    With `action`, raise PermissionDenied unless the user's role allows it (the table in
+    Sign-in attempts are kept in the decision store of WBCREVIEW_DB, as for the pages. With
+    `action`, raise PermissionDenied unless the user's role allows it (the table in
     review/permissions.py). Raises AuthError for a wrong name or password or a throttled try.
     """
     name = getattr(args, "user", None)
@@ -77,12 +78,8 @@ def acting_user(args, store: Store | None = None, action: str | None = None) -> 
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass(f"Password for {name}: ")
-    client = f"cli:{getpass.getuser()}"
-    if store is None:
-        with Store.open() as own:
-            who = auth.sign_in(own, auth.users_path(), name, password, client)
-    else:
-        who = auth.sign_in(store, auth.users_path(), name, password, client)
+    with Store.open() as store:
+        who = auth.sign_in(store, auth.users_path(), name, password, f"cli:{getpass.getuser()}")
     if who is None:
         raise auth.AuthError("wrong name or password")
     if action is not None:
