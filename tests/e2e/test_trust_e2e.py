@@ -152,7 +152,7 @@ def test_the_built_in_endpoints_answer_as_docs_server_says(copy, monkeypatch):
         assert code == 200 and json.loads(body)["openapi"]  # answers, API on or off
         code, body = _status(f"{server.url}/_stcore/agent/interact", "POST")
         assert code >= 400 and b"not_available" in body  # off: nothing drives the app
-        code, _ = _status(f"{server.url}/app/static/users.yaml")
-        assert code == 404
+        code, body = _status(f"{server.url}/app/static/README.md")  # static serving is off:
+        assert b"configs:" not in body and b"<!doctype html>" in body.lower()  # the app shell
     finally:
         stop_server(server)
