@@ -193,7 +193,7 @@ def outage_banner(exc: BaseException) -> None:
     """The one message while the review database is down (pages show nothing else red)."""
     st.error(
         "**The review database cannot be reached**: nothing can be saved or read until it "
-        f"is back. A vote you cast is kept below with Retry.  \n{as_md(exc)}",
+        f"is back. A vote you cast meanwhile is kept on this page with Retry until it is stored.  \n{as_md(exc)}",
         icon=":material/cloud_off:",
     )
 
