@@ -90,6 +90,21 @@ class Workspace:
             )
         return ws
 
+    @classmethod
+    def attach(
+        cls,
+        source: DataSource,
+        *,
+        catalog: catalog_mod.Catalog | None = None,
+        store: Store | None = None,
+        user: Reviewer | None = None,
+    ) -> Workspace:
+        """A workspace over a catalog and a store opened elsewhere (the UI's cached
+        resources, shared by every session); it closes neither."""
+        ws = cls(source, db=store.url if store is not None else None, user=user)
+        ws._parts.catalog, ws._parts.store, ws._owner = catalog, store, False
+        return ws
+
     def for_user(self, user: Reviewer | None) -> Workspace:
         """The same copy, catalog and store, seen by `user` (cheap: nothing is reopened)."""
         view = Workspace(
@@ -155,6 +170,11 @@ class Workspace:
                 parts.store = Store.open(self.store_url)
             return parts.store
 
+    @property
+    def store_or_none(self) -> Store | None:
+        """The store if one is open or attached, else None (never opens one)."""
+        return self._parts.store
+
     def close(self) -> None:
         """Close the catalog and the store if this workspace opened them."""
         if not self._owner:
@@ -195,10 +215,8 @@ class Workspace:
 
     def import_labels(self, files: list[Path]) -> list[dict]:
         """Bring in original challenge label files; one summary dict per file."""
-        from wbcreview.data import labels
-
         permissions.require(self.user, "import_labels")
-        return labels.import_label_files(self.root, files)
+        return catalog_mod.import_label_files(self.root, files)
 
     def optimize(self, out: Path, rows_per_group: int, progress: Progress | None = None):
         """Write the copy again with small row groups (fast image reads) into `out`."""

@@ -26,6 +26,7 @@ from wbcreview.review.store import (
     Reviewer,
     Store,
     StoreError,
+    StoreUnavailable,
     can,
 )
 from wbcreview.ui.auth import acting_reviewer
@@ -38,6 +39,7 @@ from wbcreview.ui.session import (
     cached_cells,
     current_reviewer,
     demo_banner,
+    outage_banner,
     post_notice,
     show_notice,
 )
@@ -568,6 +570,20 @@ def _pending_panel(ctx: dict | None) -> None:
         on_click=st.session_state.pop,
         args=(PENDING,),
     )
+
+
+def review_or_outage(ws) -> None:
+    """The review page, or while the database is down the outage banner (shown once) and the
+    vote kept for Retry, which stays until it is stored."""
+    store = ws.store_or_none
+    if store is None:  # session.open_store has shown the banner
+        pending_panel(ws.user)
+        return
+    try:
+        review_page(ws.catalog, store, ws.user)
+    except StoreUnavailable as exc:
+        outage_banner(exc)
+        pending_panel(ws.user)
 
 
 def pending_panel(reviewer: Reviewer | None) -> None:
