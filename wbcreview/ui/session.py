@@ -25,6 +25,7 @@ from wbcreview.review.store import (
     StoreUnavailable,
     default_url,
 )
+from wbcreview.ui import text as ui_text
 from wbcreview.workspace import Workspace
 
 ROLE_HELP = {
@@ -285,8 +286,8 @@ def who_key(reviewer: Reviewer) -> tuple[str, str, str]:
 
 
 def as_code(text) -> str:
-    return text.code(text)
+    return ui_text.code(text)
 
 
 def as_md(text) -> str:
-    return text.md(text)
+    return ui_text.md(text)
