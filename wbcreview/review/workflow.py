@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.query import Filter, where
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
-from wbcreview.errors import WbcreviewError
+from wbcreview.errors import WbcreviewError, listing
 from wbcreview.review import consensus
 from wbcreview.review.store import REMOVE_REASONS
 from wbcreview.views.charts import escape_figure
@@ -211,14 +211,11 @@ class IdImport:
         """A message naming the unknown ids by line, or None when every id is known."""
         if not self.unknown:
             return None
-        shown = "; ".join(
-            f"line {line}: {_quote(value)}" for line, value in self.unknown[:MAX_LISTED_PROBLEMS]
-        )
-        more = len(self.unknown) - MAX_LISTED_PROBLEMS
-        tail = f"; and {more:,} more" if more > 0 else ""
+        lines = [f"line {line}: {_quote(value)}" for line, value in self.unknown]
+        shown = listing(lines, MAX_LISTED_PROBLEMS, "; ")
         return (
             f"{len(self.unknown):,} of the {self.ids:,} ids in {name} are not image ids of "
-            f"this copy ({shown}{tail}). Fix or remove those lines and import again."
+            f"this copy ({shown}). Fix or remove those lines and import again."
         )
 
 
