@@ -3,5 +3,7 @@
 from wbcreview.ui import review as review_ui
 from wbcreview.ui.page import page
 
-with page("Review", store=True) as ws:
-    review_ui.review_page(ws.catalog, ws.store, ws.user)
+# store="optional": while the database is down the page still shows the one outage banner
+# and the vote kept for Retry (review_ui.review_or_outage).
+with page("Review", store="optional") as ws:
+    review_ui.review_or_outage(ws)

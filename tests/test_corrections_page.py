@@ -18,6 +18,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 def page(demo_root, monkeypatch):
     monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
     at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["wbc_identity"] = {"name": "Root", "team": "", "role": "admin"}
     at.switch_page("pages/12_Corrections.py").run()
     assert not at.exception
     return at

@@ -49,7 +49,7 @@ def cycle(demo_copy, tmp_path):
 
 def test_final_decisions_have_every_export_column(cycle):
     with open_catalog(cycle["root"]) as cat, Store.open(cycle["url"]) as store:
-        frame = decisions.final_decisions(cat.cursor(), store)
+        frame = decisions.final_decisions(cat.cursor(), store, viewer=None)
     assert list(frame.columns) == list(decisions.EXPORT_COLUMNS)
     by_id = frame.set_index("image_id")
     assert (
@@ -84,7 +84,7 @@ def test_csv_export_is_header_then_rows_with_neutralised_formulas(cycle, tmp_pat
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
 def test_each_format_reads_back_the_same_decisions(cycle, tmp_path, fmt):
     with open_catalog(cycle["root"]) as cat, Store.open(cycle["url"]) as store:
-        frame = decisions.final_decisions(cat.cursor(), store)
+        frame = decisions.final_decisions(cat.cursor(), store, viewer=None)
     path = tmp_path / f"d.{fmt}"
     path.write_bytes(decisions.export_bytes(frame, fmt))
     back = decisions.read_decisions(path)

@@ -150,7 +150,7 @@ def test_parquet_schema_is_the_same_whatever_the_content(demo_root, url, cells):
     with Store.open(url) as store:
         store.adjudicate(EXPERT, cells[0], "correct", label="BNE", note="banded")
     with open_catalog(demo_root) as cat, Store.open(url) as store:
-        full = decisions.final_decisions(cat.cursor(), store)
+        full = decisions.final_decisions(cat.cursor(), store, viewer=None)
     schemas = [
         pq.read_schema(io.BytesIO(decisions.export_bytes(f, "parquet"))) for f in (empty, full)
     ]
@@ -232,7 +232,7 @@ def test_corrections_columns_say_current_and_original_label_apart(demo_root, url
     with Store.open(url) as store:
         store.adjudicate(EXPERT, cells[0], "retain")
     with open_catalog(demo_root) as cat, Store.open(url) as store:
-        frame = decisions.final_decisions(cat.cursor(), store)
+        frame = decisions.final_decisions(cat.cursor(), store, viewer=None)
         copy_label, challenge = (
             cat.cursor()
             .execute(

@@ -137,7 +137,7 @@ def curated(demo_copy, tmp_path):
             store.adjudicate(EXPERT, cell, "correct", label=pred_of[cell])
         store.adjudicate(EXPERT, changed[3], "remove", reason="low-quality")
         store.adjudicate(EXPERT, cells["cell_id"].iloc[0], "retain")
-        decided = decisions.final_decisions(cur, store)
+        decided = decisions.final_decisions(cur, store, viewer=None)
         yield cat, cur, rows, frame, decided
         store.close()
 

@@ -573,7 +573,8 @@ def test_opening_a_version_1_database_migrates_it(store_url, raw_engine):
                  tzinfo=None if raw_engine.dialect.name == "sqlite" else UTC)},
         )  # fmt: skip
     with Store.open(store_url) as opened:
-        assert opened.schema_version == st_.SCHEMA_VERSION == 2
+        assert opened.schema_version == st_.SCHEMA_VERSION == 3
+        assert sa.inspect(opened._engine).has_table("sign_in_attempts")
         old = opened.current_votes().iloc[0]
         assert (old["reviewer"], old["label"], old["batch"]) == ("Old", "LY", None)
         assert old["created_at"] == pd.Timestamp("2026-01-02 03:04:05", tz="UTC")
@@ -581,7 +582,7 @@ def test_opening_a_version_1_database_migrates_it(store_url, raw_engine):
         opened.add_vote(ANN, CELLS[0], "retain", batch="0f0e4a1a-7a43-45d4-9f0c-5a3f3f0b8a01")
     with raw_engine.connect() as conn:
         versions = conn.execute(sa.text("SELECT version FROM schema_version ORDER BY version"))
-        assert [v for (v,) in versions] == [1, 2]
+        assert [v for (v,) in versions] == [1, 2, 3]
     assert st_.migrate(store_url) == 2  # a second open changes nothing
 
 

@@ -187,7 +187,7 @@ def test_a_queue_from_the_top_k_works_end_to_end(cat, tmp_path):
         store.add_vote(ANNOTATOR, first, "correct", label=suggested, queue_id=queue_id)
         assert store.progress(queue_id, ANNOTATOR).done == 1
         store.adjudicate(EXPERT, first, "correct", label=suggested)
-        final = decisions.final_decisions(cur, store)
+        final = decisions.final_decisions(cur, store, viewer=None)
         assert final.set_index("image_id").loc[first, "final_label"] == suggested
         decided = set(store.current_adjudications()["cell_id"])
         again = triage.make_queue(store, ADMIN, "next", table, 10, skip=decided)

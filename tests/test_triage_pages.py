@@ -48,7 +48,7 @@ def texts(at: AppTest) -> str:
 
 
 def test_triage_page_runs_without_predictions(env):
-    at = page(TRIAGE)
+    at = page(TRIAGE, {"name": "Ada", "team": "Core", "role": "admin"})
     assert "No prediction file yet" in texts(at)
     assert at.button(key="tr_baseline").label == "Run the baseline"
 

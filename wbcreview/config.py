@@ -86,6 +86,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Users file (YAML: name, team, role, e-mail, bcrypt hash), kept outside the "
         "repository. Unset: <WBCREVIEW_HOME>/users.yaml.",
     ),
+    Setting(
+        "WBCREVIEW_SESSION_HOURS",
+        "12",
+        "Hours a password sign-in lasts across reloads (a server-side session carried by a "
+        "cookie); 0: one page load only.",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 

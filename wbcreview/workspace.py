@@ -27,7 +27,7 @@ from wbcreview import config
 from wbcreview.data import catalog as catalog_mod
 from wbcreview.data import source as source_mod
 from wbcreview.data.source import DataSource, SourceError
-from wbcreview.review import workflow
+from wbcreview.review import permissions, workflow
 from wbcreview.review.store import Reviewer, Store, default_url
 
 Progress = Callable[[int, int, str], None]
@@ -218,6 +218,7 @@ class Workspace:
 
         `names` are how messages call the files (uploads' own names; default: the paths).
         """
+        permissions.require(self.user, "import_labels")
         return catalog_mod.import_label_files(self.root, files, names=names)
 
     def optimize(self, out: Path, rows_per_group: int, progress: Progress | None = None):
@@ -237,11 +238,12 @@ class Workspace:
         return demo_votes.seed_demo_votes(self.store_url, self.cells(), seed)
 
     def final_decisions(self, include_agreed: bool = False) -> pd.DataFrame:
-        """The final decision of every decided cell (the correction list)."""
+        """The final decision of every decided cell (the correction list), as this
+        workspace's user may see it (review/permissions.py; no user: everything)."""
         from wbcreview.curation import export
 
         return export.final_decisions(
-            self.catalog.cursor(), self.store, include_agreed=include_agreed
+            self.catalog.cursor(), self.store, include_agreed=include_agreed, viewer=self.user
         )
 
     def export_bytes(
@@ -281,4 +283,5 @@ class Workspace:
         """
         from wbcreview.curation import imports
 
+        permissions.require(self.user, "import_votes")
         return imports.import_vote_file(file, team, self.store, self.catalog.cursor(), name=name)

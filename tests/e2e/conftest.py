@@ -87,12 +87,19 @@ class Server:
         return self.log.read_text(errors="replace")[-4000:]
 
 
-def start_server(data: Path, home: Path, log: Path, timeout: float = 90) -> Server:
+def start_server(
+    data: Path,
+    home: Path,
+    log: Path,
+    timeout: float = 90,
+    extra_args: tuple[str, ...] = (),
+    port: int | None = None,
+) -> Server:
     """Start the app on a free port and wait until /_stcore/health answers "ok".
 
     Fails the test with the server's output if the process dies or never answers.
     """
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "WBCREVIEW_DATA": str(data),
@@ -115,6 +122,7 @@ def start_server(data: Path, home: Path, log: Path, timeout: float = 90) -> Serv
         "none",
         "--browser.gatherUsageStats",
         "false",
+        *extra_args,
     ]
     out = log.open("wb")
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)

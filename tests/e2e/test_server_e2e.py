@@ -77,7 +77,7 @@ def test_two_app_processes_share_one_postgresql_database(page, copy, pg_engine, 
         try:
             open_page(page, one, "Review")  # opening the store applies the migrations
             with Store.open(url) as store:
-                assert store.schema_version == 2 and store.backend == "postgresql"
+                assert store.schema_version == 3 and store.backend == "postgresql"
                 queue = store.create_queue(ROOT, "Shared", "manual", cells[:5])
             open_page(page, one, f"Review?queue={queue}")
             be(page, "Ann", "Team 1", "annotator")

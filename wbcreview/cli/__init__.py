@@ -88,7 +88,7 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_import_labels(args) -> int:
-    with workspace(args) as ws:
+    with workspace(args, action="import_labels") as ws:
         summaries = ws.import_labels([Path(f) for f in args.files])
     for s in summaries:
         print(
@@ -133,7 +133,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_import_votes(args) -> int:
-    with workspace(args) as ws:
+    with workspace(args, action="import_votes") as ws:
         report = ws.import_votes(Path(args.file), args.team, name=args.file)
     print(report)
     return 0
@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import-labels", help="bring in the original challenge label files")
     data_arg(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="CSV files in the challenge format")
+    users_cli.user_arg(p)
     p.set_defaults(func=cmd_import_labels)
 
     p = sub.add_parser("apply", help="write a curated copy with the final decisions applied")
@@ -210,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--decisions", metavar="FILE", help="exported decisions (default: the review store)"
     )
+    users_cli.user_arg(p)
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("export", help="write the final decisions (a correction list)")
@@ -226,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace an existing file (never the data copy, the catalog or the store)",
     )
+    users_cli.user_arg(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import-votes", help="import a team's offline votes (CSV)")
@@ -235,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", metavar="FILE", help="CSV: image_id,annotator,action,label,reason,comment,time"
     )
     p.add_argument("--team", required=True, help="the team that made these votes")
+    users_cli.user_arg(p)
     p.set_defaults(func=cmd_import_votes)
 
     p = sub.add_parser("bench", help="measure catalog, query and image speed against baselines")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from wbcreview.cli.users import acting_user
 from wbcreview.workspace import Workspace
 
 
@@ -39,11 +40,15 @@ class Bar:
         self.stream.flush()
 
 
-def workspace(args, *, require_copy: bool = True) -> Workspace:
-    """The Workspace of `--data` and `--db` (when the command has them)."""
+def workspace(args, *, require_copy: bool = True, action: str | None = None) -> Workspace:
+    """The Workspace of `--data` and `--db` (when the command has them), seen by the user of
+    `--user` (signed in first; None without it: a trusted local caller). With `action`, that
+    user's role must allow it (review/permissions.py)."""
+    user = acting_user(args, action)
     return Workspace.open(
         getattr(args, "data", None),
         getattr(args, "db", None),
+        user=user,
         require_copy=require_copy,
         progress=Bar(),
     )

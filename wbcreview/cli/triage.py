@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from wbcreview.cli.common import Bar, workspace
+from wbcreview.cli.users import user_arg
 
 
 def cmd_import_predictions(args) -> int:
@@ -19,7 +20,7 @@ def cmd_import_predictions(args) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise predictions.PredictionsError(f"{path}: cannot be read ({exc.strerror})") from None
-    with workspace(args) as ws:
+    with workspace(args, action="import_predictions") as ws:
         info = predictions.import_predictions(
             ws.root,
             ws.catalog.cursor(),
@@ -35,7 +36,7 @@ def cmd_import_predictions(args) -> int:
 def cmd_baseline(args) -> int:
     from wbcreview.triage import baseline
 
-    with workspace(args) as ws:
+    with workspace(args, action="run_baseline") as ws:
         result = baseline.run_baseline(ws.catalog, progress=Bar(), name=args.name, seed=args.seed)
     print(result)
     return 0
@@ -146,12 +147,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tolerance", type=float, default=0.01, help="allowed |sum of probabilities - 1|"
     )
+    user_arg(p)
     p.set_defaults(func=cmd_import_predictions)
 
     p = sub.add_parser("baseline", help="fit the built-in image-feature baseline, store it")
     data_arg(p)
     p.add_argument("--name", default="baseline", help="prediction name (default baseline)")
     p.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
+    user_arg(p)
     p.set_defaults(func=cmd_baseline)
 
     p = sub.add_parser("suspects", help="print the suspect ranking (likely label errors first)")
@@ -173,6 +176,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--by", default="all", choices=["all", "split", "config", "severity"], help="groups"
     )
+    user_arg(p)
     p.set_defaults(func=cmd_scores)
 
     p = sub.add_parser(

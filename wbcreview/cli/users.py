@@ -1,4 +1,4 @@
-"""The `add-user` command: write a user with a bcrypt-hashed password to the users file."""
+"""The `add-user` command, and `--user NAME` of commands that act as a signed-in user."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import getpass
 import sys
 
-from wbcreview.review import auth
-from wbcreview.review.store import ROLES
+from wbcreview.review import auth, permissions
+from wbcreview.review.store import ROLES, Reviewer, Store
 
 
 def cmd_add_user(args) -> int:
@@ -44,3 +44,39 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--no-password", action="store_true", help="no password (signs in with OpenID Connect)"
     )
     p.set_defaults(func=cmd_add_user)
+
+
+def user_arg(p: argparse.ArgumentParser) -> None:
+    """Add `--user NAME` (and `--user-password-stdin`) to a command."""
+    p.add_argument(
+        "--user",
+        metavar="NAME",
+        help="act as this user of the users file (asks the password): sees and may do only "
+        "what the user's role allows, as on the pages. Without it: a trusted local caller",
+    )
+    p.add_argument(
+        "--user-password-stdin", action="store_true", help="read --user's password from stdin"
+    )
+
+
+def acting_user(args, action: str | None = None) -> Reviewer | None:
+    """The user of `--user` after a throttled sign-in (None without `--user`: trusted local).
+
+    Sign-in attempts are kept in the decision store of WBCREVIEW_DB, as for the pages. With
+    `action`, raise PermissionDenied unless the user's role allows it (the table in
+    review/permissions.py). Raises AuthError for a wrong name or password or a throttled try.
+    """
+    name = getattr(args, "user", None)
+    if not name:
+        return None
+    if getattr(args, "user_password_stdin", False):
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"Password for {name}: ")
+    with Store.open() as store:
+        who = auth.sign_in(store, auth.users_path(), name, password, f"cli:{getpass.getuser()}")
+    if who is None:
+        raise auth.AuthError("wrong name or password")
+    if action is not None:
+        permissions.require(who, action)
+    return who

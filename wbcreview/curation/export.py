@@ -16,7 +16,7 @@ import pandas as pd
 
 from wbcreview.curation.errors import DecisionsError
 from wbcreview.data.release import CLASS_CODES
-from wbcreview.review import consensus
+from wbcreview.review import consensus, permissions
 
 FORMATS = ("csv", "parquet", "json")
 # Each export column and its type, whatever the content (docs/FORMATS.md lists them).
@@ -83,13 +83,21 @@ def _id_list(value) -> list[str]:
     return [v for v in str(value).split(";") if v]
 
 
-def final_decisions(cur, store, include_agreed: bool = False) -> pd.DataFrame:
+def final_decisions(cur, store, include_agreed: bool = False, *, viewer) -> pd.DataFrame:
     """The final decision of every decided cell, with its votes and the catalog's facts.
 
     `cur` is a catalog cursor, `store` an open Store. Adjudicated cells always; with
     `include_agreed` also cells whose consensus is agreed but not yet adjudicated.
-    Columns: EXPORT_COLUMNS. Empty (with those columns) when nothing is decided.
+    `viewer` (required: None only for a trusted local caller) limits the rows and columns as
+    review/permissions.py `limit_decisions` says: an annotator in blind mode gets the final
+    label of adjudicated cells only. Columns: EXPORT_COLUMNS. Empty (with those columns)
+    when nothing is decided.
     """
+    frame = _all_final_decisions(cur, store, include_agreed)
+    return permissions.limit_decisions(frame, viewer, store.blind)
+
+
+def _all_final_decisions(cur, store, include_agreed: bool) -> pd.DataFrame:
     votes = store.current_votes()
     adjudications = store.current_adjudications()
     cells = cur.execute(

@@ -17,9 +17,14 @@ with an `[auth]` block in `.streamlit/secrets.toml`; the role comes from the use
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import logging
 import os
+import secrets
 import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import bcrypt
@@ -27,7 +32,9 @@ import yaml
 
 from wbcreview import config
 from wbcreview.errors import WbcreviewError
-from wbcreview.review.store import ROLES, InvalidVote, Reviewer
+from wbcreview.review.store import ROLES, InvalidVote, Reviewer, Store
+
+log = logging.getLogger("wbcreview.auth")
 
 MODES: tuple[str, ...] = ("none", "password", "oidc")
 ROUNDS = 12  # bcrypt cost: ~0.3 s per check on a 2-core machine
@@ -43,6 +50,10 @@ class AuthError(WbcreviewError):
 
 class UsersFileError(AuthError):
     """The users file is missing, unreadable or malformed."""
+
+
+class SignInThrottled(AuthError):
+    """Too many failed sign-ins for this name or from this client: wait, then try again."""
 
 
 def mode() -> str:
@@ -211,3 +222,187 @@ def reviewer_for_identity(path: Path | str, email: str | None, name: str | None)
         entry = users[name.strip()]
         return Reviewer(name.strip(), entry["team"], entry["role"])
     return None
+
+
+# --- sign-in limits and sessions (issue 14) ---------------------------------------------
+# Failed sign-ins are kept in the decision store, so the limit holds across browser
+# sessions, server processes and restarts. Per user name: 5 free failures, then each try
+# must wait 2^(n-5) s after the last failure (1, 2, 4 ... s), and from the 10th failure
+# the name is locked for LOCKOUT after its last failure. Per client address the same with
+# 4x the counts (a lab behind one address shares it). A success resets a name, not a client.
+
+FREE_FAILURES = 5
+LOCK_AFTER = 10
+CLIENT_FACTOR = 4
+LOCKOUT = timedelta(minutes=15)
+UNKNOWN_CLIENT = "unknown"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Whether a sign-in may be tried now: `wait` seconds to go (0: go), and why."""
+
+    wait: float
+    why: str = ""
+
+
+def _limit(failures: list[datetime], now: datetime, free: int, lock_after: int, what: str) -> Limit:
+    n = len(failures)
+    if n < free:
+        return Limit(0.0)
+    last = failures[-1]
+    if n >= lock_after:
+        until, why = last + LOCKOUT, f"{what} is locked after {n} failed sign-ins"
+    else:
+        until = last + timedelta(seconds=2 ** (n - free))
+        why = f"{n} failed sign-ins for {what}"
+    wait = (until - now).total_seconds()
+    return Limit(max(0.0, wait), why if wait > 0 else "")
+
+
+def sign_in_limit(
+    store: Store, name: str, client: str | None, now: datetime | None = None
+) -> Limit:
+    """How long user `name` from `client` must wait before the next try (the larger limit)."""
+    now = now or datetime.now(UTC)
+    since = now - LOCKOUT
+    by_name = store.sign_in_failures(name=name or "", since=since)
+    by_client = store.sign_in_failures(client=client or UNKNOWN_CLIENT, since=since)
+    limits = [
+        _limit(by_name, now, FREE_FAILURES, LOCK_AFTER, "this name"),
+        _limit(
+            by_client,
+            now,
+            FREE_FAILURES * CLIENT_FACTOR,
+            LOCK_AFTER * CLIENT_FACTOR,
+            "this address",
+        ),
+    ]
+    return max(limits, key=lambda lim: lim.wait)
+
+
+def sign_in(
+    store: Store,
+    path: Path | str,
+    name: str,
+    password: str,
+    client: str | None,
+    *,
+    now: datetime | None = None,
+) -> Reviewer | None:
+    """`verify` behind the sign-in limits: the Reviewer, None for a wrong name or password.
+
+    Raises SignInThrottled (before any bcrypt work) while the name or the client must wait;
+    every try and refusal is logged and every checked try is recorded in the store.
+    """
+    now = now or datetime.now(UTC)
+    client = client or UNKNOWN_CLIENT
+    limit = sign_in_limit(store, name, client, now)
+    if limit.wait > 0:
+        log.warning("sign-in refused for %r from %s: %s", name, client, limit.why)
+        raise SignInThrottled(
+            f"Too many failed sign-ins ({limit.why}): try again in {_duration(limit.wait)}."
+        )
+    who = verify(path, name, password)
+    store.record_sign_in(name, client, who is not None, at=now)
+    if who is None:
+        log.warning("sign-in failed for %r from %s", name, client)
+    else:
+        log.info("sign-in of %r from %s", who.name, client)
+    return who
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(1, round(seconds))
+    return f"{seconds} s" if seconds < 120 else f"{round(seconds / 60)} min"
+
+
+def session_hours() -> float:
+    """Setting WBCREVIEW_SESSION_HOURS: how long a sign-in lasts across reloads (0: none)."""
+    raw = config.get("WBCREVIEW_SESSION_HOURS").strip()
+    try:
+        hours = float(raw)
+    except ValueError:
+        raise config.SettingError(f"WBCREVIEW_SESSION_HOURS={raw!r} is not a number") from None
+    if not 0 <= hours <= 24 * 90:
+        raise config.SettingError(f"WBCREVIEW_SESSION_HOURS={hours} is not between 0 and 2160")
+    return hours
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a session token: its SHA-256 (a stolen database holds no token)."""
+    return hashlib.sha256(str(token).encode("utf-8")).hexdigest()
+
+
+def _credential(path: Path | str, name: str) -> str | None:
+    """A fingerprint of the user's current password hash (changes with the password)."""
+    entry = load_users(path).get(name)
+    if entry is None:
+        return None
+    return hashlib.sha256(str(entry.get("password") or "").encode("ascii")).hexdigest()
+
+
+def start_session(
+    store: Store,
+    path: Path | str,
+    who: Reviewer,
+    client: str | None,
+    *,
+    hours: float | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """A new session token for `who` (to put in a cookie), or None when sessions are off."""
+    hours = session_hours() if hours is None else hours
+    credential = _credential(path, who.name)
+    if hours <= 0 or credential is None:
+        return None
+    now = now or datetime.now(UTC)
+    token = secrets.token_urlsafe(32)
+    store.add_session(
+        token_hash(token),
+        who.name,
+        credential,
+        client or UNKNOWN_CLIENT,
+        now + timedelta(hours=hours),
+        at=now,
+    )
+    return token
+
+
+def resume_session(
+    store: Store, path: Path | str, token: str | None, *, now: datetime | None = None
+) -> Reviewer | None:
+    """The user of a live session token, with their role as the users file says now.
+
+    None for a missing, unknown, expired or revoked token, a user no longer in the file, or
+    a password changed since the sign-in (the session is then revoked).
+    """
+    if not token or not isinstance(token, str) or len(token) > 200:
+        return None
+    key = token_hash(token)
+    row = store.session(key, at=now)
+    if row is None:
+        return None
+    credential = _credential(path, row["name"])
+    if credential is None or not hmac.compare_digest(credential, row["credential"]):
+        store.revoke_session(key)
+        log.info("session of %r ended: user removed or password changed", row["name"])
+        return None
+    return current_reviewer(path, row["name"])
+
+
+def end_session(store: Store, token: str | None) -> None:
+    """Revoke a session token (sign-out); nothing for None."""
+    if token:
+        store.revoke_session(token_hash(token))
+
+
+def current_reviewer(path: Path | str, name: str) -> Reviewer | None:
+    """User `name` as the users file says now (role and team re-read), or None if removed.
+
+    Pages call this on every run, so a demotion or a removal takes effect at the next action.
+    """
+    entry = load_users(path).get(name)
+    if entry is None:
+        return None
+    return Reviewer(name, entry["team"], entry["role"])

@@ -47,6 +47,8 @@ from sqlalchemy.engine import Connection, Engine
 from wbcreview import config
 from wbcreview.data.release import CLASS_CODES
 from wbcreview.errors import WbcreviewError
+from wbcreview.review import permissions
+from wbcreview.review.permissions import PERMISSIONS, ROLES  # noqa: F401 (re-exported)
 
 # --- vocabulary ------------------------------------------------------------------------
 
@@ -62,7 +64,6 @@ REMOVE_REASONS: dict[str, str] = {
     "not-classable": "Not classable",
     "other": "Other",
 }
-ROLES: tuple[str, ...] = ("annotator", "adjudicator", "admin")
 BASES: tuple[str, ...] = ("expert", "consensus")
 QUEUE_KINDS: tuple[str, ...] = ("filter", "import", "differs", "suspects", "manual")
 # Per-queue options kept in the queue definition under "options" (issue 9).
@@ -73,21 +74,13 @@ QUEUE_OPTIONS: dict[str, str] = {
 }
 SOURCES: tuple[str, ...] = ("app", "demo", "signoff")  # and "import:<file name>"
 
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "vote": frozenset(ROLES),
-    "see_all_votes": frozenset({"adjudicator", "admin"}),
-    "adjudicate": frozenset({"adjudicator", "admin"}),
-    "manage_queues": frozenset({"admin"}),
-    "manage_calibration": frozenset({"admin"}),
-    "import_votes": frozenset({"admin"}),
-}
-
 MAX_NAME = 80
 MAX_QUEUE_NAME = 120
 MAX_TEXT = 2000
 MAX_CELL_ID = 64
 MAX_SOURCE = 200
-SCHEMA_VERSION = 2  # = len(MIGRATIONS)
+SCHEMA_VERSION = 3  # = len(MIGRATIONS)
+MAX_CLIENT = 64  # a client address as sign-in throttling keys it
 
 _CELL_ID = re.compile(r"[A-Za-z0-9_.-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -110,8 +103,8 @@ class InvalidVote(StoreError):
     """A vote, adjudication, name or other input has a value the store refuses."""
 
 
-class PermissionDenied(StoreError):
-    """The reviewer's role does not allow this action."""
+class PermissionDenied(StoreError, permissions.PermissionDenied):
+    """The reviewer's role does not allow this action (the store's refusal)."""
 
 
 class StoreUnavailable(StoreError):
@@ -141,18 +134,17 @@ class Reviewer:
 
 
 def can(reviewer: Reviewer, permission: str) -> bool:
-    """Whether `reviewer`'s role has `permission` (a key of PERMISSIONS)."""
-    return reviewer.role in PERMISSIONS[permission]
+    """Whether `reviewer`'s role has `permission` (an action of review/permissions.py)."""
+    return isinstance(reviewer, Reviewer) and permissions.can(reviewer, permission)
 
 
 def _require(reviewer: Reviewer, permission: str, what: str) -> None:
     if not isinstance(reviewer, Reviewer):
         raise PermissionDenied(f"{what} needs a Reviewer, got {type(reviewer).__name__}")
-    if not can(reviewer, permission):
-        allowed = " or ".join(r for r in ROLES if r in PERMISSIONS[permission])
-        raise PermissionDenied(
-            f"{reviewer.role} {reviewer.name!r} may not {what}: it needs the role {allowed}"
-        )
+    try:
+        permissions.require(reviewer, permission, what)
+    except permissions.PermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from None
 
 
 # --- validation ------------------------------------------------------------------------
@@ -503,8 +495,36 @@ def _migration_2(conn: Connection) -> None:
     _append_only(conn, "calibration")
 
 
+def _migration_3(conn: Connection) -> None:
+    """Issue 14: sign-in attempts (throttling) and server-side sign-in sessions."""
+    md = sa.MetaData()
+    sa.Table(
+        "sign_in_attempts",
+        md,
+        _id_column(),
+        sa.Column("name", sa.String(MAX_NAME), nullable=False),
+        sa.Column("client", sa.String(MAX_CLIENT), nullable=False),
+        sa.Column("ok", sa.Boolean, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Index("ix_sign_in_attempts_name", "name", "created_at"),
+        sa.Index("ix_sign_in_attempts_client", "client", "created_at"),
+    )
+    sa.Table(
+        "sessions",
+        md,
+        sa.Column("token_hash", sa.String(64), primary_key=True),
+        sa.Column("name", sa.String(MAX_NAME), nullable=False, index=True),
+        sa.Column("credential", sa.String(64), nullable=False),
+        sa.Column("client", sa.String(MAX_CLIENT), nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("expires_at", UTCDateTime, nullable=False),
+        sa.Column("revoked_at", UTCDateTime),
+    )
+    md.create_all(conn)
+
+
 # Applied in order, each in its own transaction, on open. Never edit a released migration.
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2)
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migration_1, _migration_2, _migration_3)
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 # The current schema, for queries (migrations above are what creates it). Columns are
@@ -553,6 +573,19 @@ queue_items = _query_table("queue_items", ("queue_id", "position", "cell_id"))
 votes = _query_table("votes", VOTE_COLUMNS)
 adjudications = _query_table("adjudications", ADJUDICATION_COLUMNS)
 calibration = _query_table("calibration", CALIBRATION_COLUMNS)
+sign_in_attempts = sa.Table(
+    "sign_in_attempts",
+    _md,
+    sa.Column("id", _INT_ID, primary_key=True),
+    sa.Column("name", sa.String),
+    sa.Column("client", sa.String),
+    sa.Column("ok", sa.Boolean),
+    sa.Column("created_at", UTCDateTime),
+)
+sessions = _query_table(
+    "sessions",
+    ("token_hash", "name", "credential", "client", "created_at", "expires_at", "revoked_at"),
+)
 
 
 # --- engine ----------------------------------------------------------------------------
@@ -1097,7 +1130,7 @@ class Store:
         already have a current adjudication are left as they are. `uid` names the request:
         a retry with the same uid writes nothing more. Needs the adjudicator or admin role.
         """
-        _require(adjudicator, "adjudicate", "accept consensus")
+        _require(adjudicator, "accept_consensus", "accept consensus")
         if isinstance(cells_with_decisions, pd.DataFrame):
             records = cells_with_decisions.to_dict("records")
         else:
@@ -1420,7 +1453,7 @@ class Store:
         """
         _require(viewer, "vote", "see votes")
         cell = _clean_cell(cell_id)
-        if can(viewer, "see_all_votes") or not self.blind:
+        if self.sees_others(viewer):
             return True
         return cell in self._read(lambda conn: _voted_cells(conn, viewer.name, [cell]))
 
@@ -1536,10 +1569,15 @@ class Store:
 
         return self._read(work)
 
+    def sees_others(self, viewer: Reviewer | None) -> bool:
+        """Whether `viewer` sees everyone's votes, tallies and notes on every cell: the one
+        viewer check (review/permissions.py `sees_others`) with this store's blind mode."""
+        return permissions.sees_others(viewer, self.blind)
+
     def _visible(
         self, frame: pd.DataFrame, viewer: Reviewer | None, own_column: str | None = "reviewer"
     ) -> pd.DataFrame:
-        if viewer is None or can(viewer, "see_all_votes") or not self.blind:
+        if self.sees_others(viewer):
             return frame
         cells = set(frame["cell_id"])
         seen = self._read(lambda conn: _voted_cells(conn, viewer.name, None)) & cells
@@ -1548,8 +1586,119 @@ class Store:
             keep |= frame[own_column] == viewer.name
         return frame[keep].reset_index(drop=True)
 
+    # -- sign-in attempts and sessions (issue 14; the policy is in review/auth.py) -------
+
+    def record_sign_in(self, name: str, client: str, ok: bool, at: datetime | None = None) -> None:
+        """Remember one sign-in attempt of user `name` from `client` (success or failure)."""
+        row = {
+            "name": _attempt_key(name),
+            "client": _attempt_key(client, MAX_CLIENT),
+            "ok": bool(ok),
+            "created_at": _utc(at),
+        }
+        self._write(lambda conn: conn.execute(sign_in_attempts.insert().values(**row)))
+
+    def sign_in_failures(
+        self, *, name: str | None = None, client: str | None = None, since: datetime
+    ) -> list[datetime]:
+        """Times (oldest first) of failed sign-ins after `since` for user `name` (counted
+        from the user's last success) or from `client` (a success does not reset a client:
+        an attacker with an account must not clear the count by signing in)."""
+        t = sign_in_attempts
+        if (name is None) == (client is None):
+            raise StoreError("sign_in_failures needs exactly one of name and client")
+
+        def work(conn: Connection) -> list[datetime]:
+            if name is not None:
+                key = t.c.name == _attempt_key(name)
+                last_ok = conn.execute(
+                    sa.select(sa.func.max(t.c.created_at)).where(key, t.c.ok.is_(True))
+                ).scalar()
+                start = max(since, last_ok) if last_ok is not None else since
+            else:
+                key = t.c.client == _attempt_key(client, MAX_CLIENT)
+                start = since
+            stmt = (
+                sa.select(t.c.created_at)
+                .where(key, t.c.ok.is_(False), t.c.created_at > start)
+                .order_by(t.c.created_at)
+            )
+            return [r[0] for r in conn.execute(stmt).all()]
+
+        return self._read(work)
+
+    def forget_sign_ins(self, before: datetime) -> int:
+        """Delete sign-in attempts older than `before`; returns how many."""
+        stmt = sign_in_attempts.delete().where(sign_in_attempts.c.created_at < before)
+        return self._write(lambda conn: conn.execute(stmt).rowcount)
+
+    def add_session(
+        self,
+        token_hash: str,
+        name: str,
+        credential: str,
+        client: str,
+        expires_at: datetime,
+        at: datetime | None = None,
+    ) -> None:
+        """Store a sign-in session by the hash of its token (the token itself is never stored)."""
+        row = {
+            "token_hash": str(token_hash),
+            "name": _clean_name(name, "reviewer name"),
+            "credential": str(credential)[:64],
+            "client": _attempt_key(client, MAX_CLIENT),
+            "created_at": _utc(at),
+            "expires_at": _utc(expires_at),
+            "revoked_at": None,
+        }
+        self._write(lambda conn: conn.execute(sessions.insert().values(**row)))
+
+    def session(self, token_hash: str, at: datetime | None = None) -> dict | None:
+        """The live session with this token hash (name, credential, expires_at), or None when
+        unknown, revoked or expired at `at` (default: now)."""
+        now = _utc(at)
+        stmt = sa.select(sessions).where(
+            sessions.c.token_hash == str(token_hash),
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > now,
+        )
+        row = self._read(lambda conn: conn.execute(stmt).mappings().first())
+        return dict(row) if row is not None else None
+
+    def revoke_session(self, token_hash: str, at: datetime | None = None) -> None:
+        """End one session (sign-out)."""
+        stmt = (
+            sessions.update()
+            .where(sessions.c.token_hash == str(token_hash), sessions.c.revoked_at.is_(None))
+            .values(revoked_at=_utc(at))
+        )
+        self._write(lambda conn: conn.execute(stmt))
+
+    def revoke_sessions(self, name: str, at: datetime | None = None) -> int:
+        """End every session of user `name` (password change, removal); returns how many."""
+        stmt = (
+            sessions.update()
+            .where(sessions.c.name == str(name).strip(), sessions.c.revoked_at.is_(None))
+            .values(revoked_at=_utc(at))
+        )
+        return self._write(lambda conn: conn.execute(stmt).rowcount)
+
 
 # --- query helpers ---------------------------------------------------------------------
+
+
+def _attempt_key(value: object, limit: int = MAX_NAME) -> str:
+    """A user name or client as sign-in throttling keys it: trimmed, case-folded, cut."""
+    text = str(value if value is not None else "").strip().casefold()
+    return _CONTROL.sub("?", text)[:limit] or "-"
+
+
+def _utc(at: datetime | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    if at.tzinfo is None:
+        raise StoreError("a time without a time zone: give UTC")
+    return at.astimezone(UTC)
 
 
 def _version(conn: Connection) -> int:

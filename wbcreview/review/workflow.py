@@ -29,6 +29,7 @@ from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.errors import WbcreviewError, listing
 from wbcreview.review import consensus
 from wbcreview.review.store import REMOVE_REASONS
+from wbcreview.views.charts import escape_figure
 
 MAX_QUEUE_CELLS = 20_000
 MAX_LISTED_PROBLEMS = 20
@@ -593,7 +594,7 @@ def original_vs_consensus_figure(matrix: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(autorange="reversed", title="original challenge label", type="category")
     fig.update_xaxes(title="consensus outcome", side="top", type="category")
     fig.update_layout(height=160 + 28 * len(matrix), margin=dict(l=80, r=10, t=70, b=10))
-    return fig
+    return escape_figure(fig)
 
 
 def kappa_matrix(pairs: pd.DataFrame, reviewers: Sequence[str] | None = None) -> pd.DataFrame:
@@ -631,7 +632,7 @@ def kappa_figure(matrix: pd.DataFrame, shared: pd.DataFrame | None = None) -> go
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(height=160 + 26 * len(matrix), margin=dict(l=10, r=10, t=30, b=10))
-    return fig
+    return escape_figure(fig)
 
 
 def votes_over_time(votes: pd.DataFrame, freq: str = "day") -> pd.DataFrame:
@@ -676,7 +677,7 @@ def votes_over_time_figure(frame: pd.DataFrame, freq: str = "day") -> go.Figure:
         margin=dict(l=10, r=10, t=40, b=10),
         xaxis_title="UTC",
     )
-    return fig
+    return escape_figure(fig)
 
 
 def agreement_figure(stats: pd.DataFrame) -> go.Figure:
@@ -703,7 +704,7 @@ def agreement_figure(stats: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         height=320, margin=dict(l=10, r=10, t=30, b=10), yaxis_range=[-0.2, 1], yaxis_title=""
     )
-    return fig
+    return escape_figure(fig)
 
 
 def _empty_figure(message: str) -> go.Figure:
@@ -712,7 +713,7 @@ def _empty_figure(message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=160, margin=dict(l=10, r=10, t=10, b=10))
-    return fig
+    return escape_figure(fig)
 
 
 # --- adjudication ----------------------------------------------------------------------------

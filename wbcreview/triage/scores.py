@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 from wbcreview.data.release import CLASS_CODES
 from wbcreview.errors import WbcreviewError
 from wbcreview.triage import predictions
+from wbcreview.views.charts import escape_figure
 
 METRICS: dict[str, str] = {
     "macro_f1": "Macro-F1",
@@ -351,7 +352,7 @@ def _empty(message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=240)
-    return fig
+    return escape_figure(fig)
 
 
 def metrics_figure(summary: pd.DataFrame, kind: str = "all", group: str = "all") -> go.Figure:
@@ -381,7 +382,7 @@ def metrics_figure(summary: pd.DataFrame, kind: str = "all", group: str = "all")
     fig.update_xaxes(title=None)
     fig.update_traces(textposition="outside", textfont_size=10)
     fig.update_layout(height=380, margin={"t": 40, "b": 10}, legend_title_text="labels")
-    return fig
+    return escape_figure(fig)
 
 
 def per_class_figure(classes: pd.DataFrame, prediction: str, kind="all", group="all"):
@@ -407,7 +408,7 @@ def per_class_figure(classes: pd.DataFrame, prediction: str, kind="all", group="
     fig.update_yaxes(range=[0, 1.05], title="F1")
     fig.update_xaxes(title=None)
     fig.update_layout(height=340, margin={"t": 30, "b": 10}, legend_title_text="labels")
-    return fig
+    return escape_figure(fig)
 
 
 def confusion_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
@@ -426,7 +427,7 @@ def confusion_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
             colorscale="Blues",
             zmin=0,
             zmax=1,
-            colorbar={"title": "share<br>of row"},
+            colorbar={"title": "share of row"},
             hovertemplate="label %{y}<br>predicted %{x}<br>%{text} rows (%{z:.0%} of the label)"
             "<extra></extra>",
         )
@@ -434,7 +435,7 @@ def confusion_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
     fig.update_yaxes(autorange="reversed", title="label")
     fig.update_xaxes(title="predicted", side="bottom")
     fig.update_layout(title=title, height=460, margin={"t": 50, "b": 10})
-    return fig
+    return escape_figure(fig)
 
 
 def movers_figure(table: pd.DataFrame, top: int = 15) -> go.Figure:
@@ -459,4 +460,4 @@ def movers_figure(table: pd.DataFrame, top: int = 15) -> go.Figure:
     )
     fig.update_xaxes(title="macro-F1 change this decision makes", tickformat="+.3f")
     fig.update_layout(height=max(240, 28 * len(part) + 80), margin={"t": 20, "b": 10})
-    return fig
+    return escape_figure(fig)

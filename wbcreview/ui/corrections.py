@@ -16,8 +16,10 @@ from wbcreview.data import catalog as catalog_mod
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
 from wbcreview.errors import WbcreviewError
-from wbcreview.review.store import Store, can
+from wbcreview.review import permissions
+from wbcreview.review.store import Reviewer, Store, can
 from wbcreview.ui import session as session_ui
+from wbcreview.ui.auth import acting_reviewer
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
 # How the table names the columns: "original" is only ever the challenge file's label.
@@ -38,20 +40,35 @@ def exports_dir() -> Path:
 
 
 @st.cache_data(ttl=30, max_entries=8, show_spinner="Collecting the final decisions...")
-def _final(_cat: Catalog, _store: Store, url: str, fingerprint: str, include_agreed: bool):
+def _final(
+    _cat: Catalog, _store: Store, url: str, fingerprint: str, include_agreed: bool, who: tuple
+):
     del url, fingerprint  # cache key
-    return decisions.final_decisions(_cat.cursor(), _store, include_agreed=include_agreed)
+    return decisions.final_decisions(
+        _cat.cursor(), _store, include_agreed=include_agreed, viewer=Reviewer(*who)
+    )
 
 
 def export_section(cat: Catalog, store: Store) -> None:
-    """The final decisions as a table, downloads in every format, and save-to-folder."""
+    """The final decisions as a table, downloads in every format, and save-to-folder.
+
+    What is shown follows the one viewer check (review/permissions.py): an annotator sees
+    the final label of the expert's decisions only, never tallies, votes or notes."""
     st.subheader("Export the final decisions")
-    include = st.toggle(
-        "Also agreed consensus not yet adjudicated",
-        key="cx_agreed",
-        help="By default only the expert's decisions are final.",
-    )
-    frame = _final(cat, store, store.url, cat.fingerprint, include)
+    viewer = session_ui.page_viewer()
+    if store.sees_others(viewer):
+        include = st.toggle(
+            "Also agreed consensus not yet adjudicated",
+            key="cx_agreed",
+            help="By default only the expert's decisions are final.",
+        )
+    else:
+        include = False
+        st.caption(
+            "Blind review: you see the final label of each cell the expert has decided, "
+            "without votes, tallies or notes."
+        )
+    frame = _final(cat, store, store.url, cat.fingerprint, include, session_ui.who_key(viewer))
     st.markdown(f"**{decisions.summary_line(frame)}** · {len(frame):,} cells decided")
     if frame.empty:
         st.info("No final decision yet: adjudicate cells on the Adjudication page first.")
@@ -90,13 +107,16 @@ def export_section(cat: Catalog, store: Store) -> None:
         )
     except decisions.DecisionsError as exc:
         right.caption(f"Not available: {exc}")
+    if not can(viewer, "save_export"):
+        st.caption("Saving into the server's export folder needs the admin role; download instead.")
+        return
     with st.form("cx_save"):
         st.markdown(f"Save into `{exports_dir()}`")
         left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
         name = left.text_input("File name", value="decisions.csv", key="cx_name")
         fmt = mid.selectbox("Format", decisions.FORMATS, key="cx_fmt")
         force = right.checkbox("Replace if it exists", key="cx_force")
-        if st.form_submit_button("Save"):
+        if st.form_submit_button("Save") and _still_allowed("save_export"):
             try:
                 folder = exports_dir()
                 folder.mkdir(parents=True, exist_ok=True)
@@ -115,6 +135,16 @@ def export_section(cat: Catalog, store: Store) -> None:
         "Apply the decisions to a curated copy of the shards with "
         "`python -m wbcreview apply --out DIR` (or `--decisions FILE` with a downloaded file)."
     )
+
+
+def _still_allowed(action: str) -> bool:
+    """Re-read the role as the button is pressed (a demotion applies at once)."""
+    who = acting_reviewer(session_ui.current_reviewer())
+    if who is None or not can(who, action):
+        needs = " or ".join(permissions.allowed_roles(action))
+        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
+        return False
+    return True
 
 
 def _safe_name(name: str) -> str:
@@ -142,7 +172,11 @@ def import_section(cat: Catalog, store: Store) -> None:
         with st.form("cx_votes", clear_on_submit=False):
             upload = st.file_uploader("Vote file", type=["csv"], key="cx_vote_file")
             team = st.text_input("Team that made these votes", key="cx_team")
-            if st.form_submit_button("Import votes") and upload is not None:
+            if (
+                st.form_submit_button("Import votes")
+                and upload is not None
+                and _still_allowed("import_votes")
+            ):
                 name = Path(upload.name).name
                 with tempfile.TemporaryDirectory() as tmp:
                     path = Path(tmp) / "upload.csv"
@@ -160,11 +194,18 @@ def import_section(cat: Catalog, store: Store) -> None:
         "CSV with CRLF, `ID,labels,split` (IDs like 01416766.jpg); one file per split, "
         "at most 64 MiB."
     )
+    if reviewer is None or not can(reviewer, "import_labels"):
+        st.info("Importing the original label files needs the admin role.")
+        return
     with st.form("cx_labels"):
         uploads = st.file_uploader(
             "Label files", type=["csv"], accept_multiple_files=True, key="cx_label_files"
         )
-        if st.form_submit_button("Import label files") and uploads:
+        if (
+            st.form_submit_button("Import label files")
+            and uploads
+            and _still_allowed("import_labels")
+        ):
             with tempfile.TemporaryDirectory() as tmp:
                 paths, names = [], []
                 for upload in uploads:

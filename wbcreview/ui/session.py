@@ -172,6 +172,12 @@ def current_reviewer() -> Reviewer | None:
     return signed_in_reviewer() or _reviewer_from_session()[0]
 
 
+def page_viewer() -> Reviewer:
+    """Who reads others' work on this page: the reviewer, or (nobody chosen or signed in)
+    an anonymous annotator, so a page never reads as the trusted local caller."""
+    return current_reviewer() or Reviewer("(nobody)", "", "annotator")
+
+
 # --- which store -----------------------------------------------------------------------------
 
 
@@ -219,7 +225,7 @@ def open_store(src: source.DataSource | None, cat: Catalog | None = None) -> Sto
         if url == demo_votes.demo_store_url() and cat is not None and not opened.is_demo:
             _seed_demo(url, cat, cat.fingerprint)
     except StoreUnavailable as exc:
-        st.error(f"The review database cannot be reached: {exc}")
+        outage_banner(exc)
         return None
     except (StoreError, config.SettingError, demo_votes.DemoVotesError) as exc:
         st.error(f"Review store: {exc}")
@@ -230,6 +236,15 @@ def open_store(src: source.DataSource | None, cat: Catalog | None = None) -> Sto
         demo = False
     st.sidebar.caption(f"Review store: `{opened.url}`" + (" · **DEMO DATA**" if demo else ""))
     return opened
+
+
+def outage_banner(exc: BaseException) -> None:
+    """The one message while the review database is down (pages show nothing else red)."""
+    st.error(
+        "**The review database cannot be reached**: nothing can be saved or read until it "
+        f"is back. A vote you cast meanwhile is kept on this page with Retry until it is stored.  \n{as_md(exc)}",
+        icon=":material/cloud_off:",
+    )
 
 
 def demo_banner(store: Store) -> None:

@@ -15,10 +15,13 @@ from wbcreview import ui
 from wbcreview.curation import export as decisions
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CLASS_CODES
+from wbcreview.review import permissions
 from wbcreview.review.store import PermissionDenied, Reviewer, Store, StoreError, can
 from wbcreview.triage import baseline, features, predictions, scores
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
+from wbcreview.ui import session as session_ui
+from wbcreview.ui.auth import acting_reviewer
 from wbcreview.ui.suspects import _ranking, _stamp, suspect_ranking  # noqa: F401 (pages)
 from wbcreview.views import browse as gallery
 
@@ -61,9 +64,11 @@ def _movers(_cat: Catalog, fingerprint: str, name: str, stamp, decided: pd.DataF
 
 
 @st.cache_data(ttl=30, max_entries=8, show_spinner="Reading the final decisions...")
-def _decisions(_store: Store, url: str, _cat: Catalog, fingerprint: str) -> pd.DataFrame:
+def _decisions(
+    _store: Store, url: str, _cat: Catalog, fingerprint: str, who: tuple
+) -> pd.DataFrame:
     del url, fingerprint
-    return decisions.final_decisions(_cat.cursor(), _store)
+    return decisions.final_decisions(_cat.cursor(), _store, viewer=Reviewer(*who))
 
 
 def _clear() -> None:
@@ -101,11 +106,21 @@ def prediction_files(cat: Catalog) -> list[predictions.PredictionInfo]:
             "No prediction file yet. Run the built-in baseline (no model needed), or import "
             "a model's predictions."
         )
+    reviewer = session_ui.current_reviewer()
+    may_run, may_import = (
+        reviewer is not None and can(reviewer, action)
+        for action in ("run_baseline", "import_predictions")
+    )
+    if not (may_run or may_import):
+        st.caption("Running the baseline and importing predictions need the admin role.")
+        return infos
     left, right = st.columns(2, gap="large")
-    with left, st.container(border=True):
-        _baseline_form(cat, has_baseline=any(i.name == baseline.BASELINE_NAME for i in infos))
-    with right, st.container(border=True):
-        _import_form(cat)
+    if may_run:
+        with left, st.container(border=True):
+            _baseline_form(cat, has_baseline=any(i.name == baseline.BASELINE_NAME for i in infos))
+    if may_import:
+        with right, st.container(border=True):
+            _import_form(cat)
     return infos
 
 
@@ -133,6 +148,8 @@ def _baseline_form(cat: Catalog, has_baseline: bool) -> None:
     label = "Run the baseline again" if has_baseline else "Run the baseline"
     if not st.button(label, key="tr_baseline", type="secondary" if has_baseline else "primary"):
         return
+    if not _still_allowed("run_baseline"):
+        return
     bar = st.progress(0.0, text="Starting...")
     try:
         result = baseline.run_baseline(
@@ -148,6 +165,16 @@ def _baseline_form(cat: Catalog, has_baseline: bool) -> None:
     _clear()
     _notice("success", f"Baseline stored: {result}")
     st.rerun()
+
+
+def _still_allowed(action: str) -> bool:
+    """Re-read the role as the button is pressed (a demotion applies at once)."""
+    who = acting_reviewer(session_ui.current_reviewer())
+    if who is None or not can(who, action):
+        needs = " or ".join(permissions.allowed_roles(action))
+        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
+        return False
+    return True
 
 
 def _import_form(cat: Catalog) -> None:
@@ -167,6 +194,8 @@ def _import_form(cat: Catalog) -> None:
         placeholder="e.g. resnet50 (re-using a name replaces)",
     )
     if not st.button("Import", key="tr_import", disabled=upload is None):
+        return
+    if not _still_allowed("import_predictions"):
         return
     try:
         info = predictions.import_predictions(
@@ -421,7 +450,8 @@ def scores_page(cat: Catalog, store: Store) -> None:
         st.page_link("pages/9_Triage.py", label="Triage", icon=":material/troubleshoot:")
         return
     names = [i.name for i in infos]
-    decided = _decisions(store, store.url, cat, cat.fingerprint)
+    viewer = session_ui.page_viewer()
+    decided = _decisions(store, store.url, cat, cat.fingerprint, session_ui.who_key(viewer))
     st.markdown(
         f"Final decisions in the store: **{browse.md(decisions.summary_line(decided))}**. "
         "*Original*: the copy's labels; *curated*: with those decisions applied (removed "

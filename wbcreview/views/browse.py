@@ -22,7 +22,7 @@ from PIL import Image
 
 from wbcreview.data.query import Filter
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
-from wbcreview.views.charts import CONFIG_COLOURS, SEVERITY_COLOURS
+from wbcreview.views.charts import CONFIG_COLOURS, SEVERITY_COLOURS, escape_figure
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -538,7 +538,7 @@ def difference_heatmap(degraded: bytes, source: bytes) -> go.Figure:
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
     fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=420)
-    return fig
+    return escape_figure(fig)
 
 
 # Catalog columns that say where the bytes lie, not what the cell is: not shown.
@@ -640,7 +640,7 @@ def class_counts_figure(table: pd.DataFrame, configs: Sequence[str] = CONFIGS) -
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
     fig.update_layout(yaxis_title="rows", xaxis_title="class", margin=dict(t=30, b=10), height=320)
-    return fig
+    return escape_figure(fig)
 
 
 def atlas_examples(rows: pd.DataFrame, n: int, seed: int = 0) -> pd.DataFrame:

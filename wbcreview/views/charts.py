@@ -2,10 +2,19 @@
 
 Plain `go.Bar` traces rather than plotly.express: the home page builds these on every
 visit, and `px.bar` costs about 0.1 CPU-s a figure against a few ms.
+
+Plotly draws `<a>`, `<b>`, `<br>` and other tags in every label, title, legend and hover
+text as markup, so a label or a name from the data could become a live link. Every figure
+builder of the package returns `escape_figure(fig)`: each text of the figure is escaped
+(`<` as `&lt;`, which plotly shows as the character), except hover and text templates,
+which are ours and whose %{...} values are themselves escaped data.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -21,6 +30,48 @@ SEVERITY_COLOURS = {
 # Bar labels: always horizontal; a label that does not fit inside its bar at this size is
 # hidden (its count is in the hover) instead of being shrunk or turned on its side.
 LABEL_PX = 11
+
+
+# Keys whose strings plotly does not draw as text (formats, references, ids, enumerations);
+# templates are written here in the code and their substituted values are escaped data.
+_NOT_TEXT = frozenset({
+    "hovertemplate", "texttemplate", "type", "mode", "uid", "xaxis", "yaxis", "anchor",
+    "overlaying", "matches", "scaleanchor", "colorscale", "colorway", "barmode", "hovermode",
+    "orientation", "textposition", "xref", "yref", "family", "color", "bgcolor", "bordercolor",
+    "fillcolor", "template", "coloraxis",
+    "tickformat", "hoverformat", "xhoverformat", "yhoverformat", "zhoverformat", "valueformat",
+    "categoryorder", "autorange", "side", "ticks", "showticklabels", "xpad", "ypad",
+})  # fmt: skip
+
+
+def _escape_text(value: str) -> str:
+    # Only the tag brackets: plotly splits tags before it decodes entities, so `&lt;` shows
+    # as `<`, never as a tag; leaving `&` alone makes escaping idempotent.
+    return value.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape(value: Any, key: str = "") -> Any:
+    if isinstance(value, str):
+        return value if key in _NOT_TEXT else _escape_text(value)
+    if isinstance(value, dict):
+        return {k: _escape(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escape(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+        return np.vectorize(lambda v: _escape(v), otypes=[object])(value) if value.size else value
+    return value
+
+
+def escape_figure(fig: go.Figure) -> go.Figure:
+    """The same figure with every text plotly would draw as markup escaped (see above)."""
+    spec = fig.to_plotly_json()
+    data = [_escape(trace) for trace in spec.get("data", [])]
+    layout = spec.get("layout", {})
+    template = layout.pop("template", None)
+    layout = _escape(layout)
+    if template is not None:
+        layout["template"] = template
+    return go.Figure({"data": data, "layout": layout}, skip_invalid=False)
 
 
 def _order(values, known) -> list[str]:
@@ -75,7 +126,7 @@ def class_counts(counts: pd.DataFrame, log: bool = True) -> go.Figure:
         fig.update_yaxes(
             type="log", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks], minor=dict(ticks="")
         )
-    return fig
+    return escape_figure(fig)
 
 
 def log_ticks(top: int) -> list[int]:
@@ -113,7 +164,7 @@ def split_counts(patients: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(barmode="group")
     fig.update_xaxes(categoryorder="array", categoryarray=splits)
-    return _layout(fig, "Rows per split", "split", "config")
+    return escape_figure(_layout(fig, "Rows per split", "split", "config"))
 
 
 def severity_counts(counts: pd.DataFrame) -> go.Figure:
@@ -142,4 +193,4 @@ def severity_counts(counts: pd.DataFrame) -> go.Figure:
         )
     fig.update_layout(barmode="stack")
     fig.update_xaxes(categoryorder="array", categoryarray=splits)
-    return _layout(fig, "Degraded rows per severity", "split", "severity")
+    return escape_figure(_layout(fig, "Degraded rows per severity", "split", "severity"))
