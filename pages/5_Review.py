@@ -3,7 +3,7 @@
 from wbcreview.ui import review as review_ui
 from wbcreview.ui.page import page
 
-# store="optional": while the database is down the page still shows the one outage banner
-# and the vote kept for Retry (review_ui.review_or_outage).
-with page("Review", store="optional") as ws:
-    review_ui.review_or_outage(ws)
+# While the database is down the page shows its one banner; decisions typed meanwhile wait in
+# the browser (the review loop) and are sent again once it is back.
+with page("Review", store=True) as ws:
+    review_ui.review_page(ws.catalog, ws.store, ws.user)

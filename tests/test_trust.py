@@ -373,7 +373,7 @@ def _figures():
     yield (
         "split_counts",
         charts.split_counts(
-            pd.DataFrame({"config": [bad], "split": [bad], "rows": [3], "patients": [bad]})
+            pd.DataFrame({"config": [bad], "split": [bad], "rows": [3], "patients": [2]})
         ),
     )
     yield "severity_counts", charts.severity_counts(counts.assign(config="degraded"))
