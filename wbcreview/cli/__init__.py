@@ -356,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wbcreview.cli import users as auth_cli
 
     auth_cli.add_parsers(sub)
+    from wbcreview.cli import aggregation as aggregation_cli
+
+    aggregation_cli.add_parsers(sub)
     return parser
 
 
