@@ -8,7 +8,7 @@ from wbcreview import ui
 from wbcreview.curation import export as decisions
 from wbcreview.review import store
 from wbcreview.triage import predictions, scores
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 from wbcreview.ui import triage as triage_ui
 
 src = ui.setup("Scores")
@@ -16,7 +16,7 @@ st.title("Scores before and after curation")
 if src is not None and ui.ensure_demo(src):
     cat = ui.catalog(src)
     if cat is not None:
-        decided = review_ui.open_store(src, cat)
+        decided = session_ui.open_store(src, cat)
         if decided is not None:
             try:
                 triage_ui.scores_page(cat, decided)

@@ -7,15 +7,15 @@ from wbcreview import ui
 from wbcreview.review import store
 from wbcreview.review import workflow as review
 from wbcreview.ui import gallery_review
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 
 src = ui.setup("Gallery review")
 st.title("Gallery review")
 if src is not None and ui.ensure_demo(src):
     cat = ui.catalog(src)
     if cat is not None:
-        reviewer = review_ui.identity_sidebar()
-        decisions = review_ui.open_store(src, cat)
+        reviewer = session_ui.identity_sidebar()
+        decisions = session_ui.open_store(src, cat)
         if decisions is not None:
             try:
                 gallery_review.gallery_page(cat, decisions, reviewer)

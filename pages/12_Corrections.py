@@ -7,17 +7,17 @@ from wbcreview import ui
 from wbcreview.curation import export as decisions
 from wbcreview.review import store
 from wbcreview.ui import corrections
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 
 src = ui.setup("Corrections")
 st.title("Corrections")
 if src is not None and ui.ensure_demo(src):
     cat = ui.catalog(src)
     if cat is not None:
-        review_ui.identity_sidebar()
-        decision_store = review_ui.open_store(src, cat)
+        session_ui.identity_sidebar()
+        decision_store = session_ui.open_store(src, cat)
         if decision_store is not None:
-            review_ui.demo_banner(decision_store)
+            session_ui.demo_banner(decision_store)
             try:
                 export_tab, import_tab = st.tabs(["Export", "Import"])
                 with export_tab:

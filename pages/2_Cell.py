@@ -5,8 +5,8 @@ import streamlit as st
 
 from wbcreview import ui
 from wbcreview.data import query
+from wbcreview.ui import audit as audit_ui
 from wbcreview.ui import browse
-from wbcreview.ui import review as review_ui
 
 src = ui.setup("Cell")
 browse.navigation()
@@ -29,6 +29,6 @@ if src is not None and ui.ensure_demo(src):
                 browse.cell_navigation(cur, cat, state, row)
                 browse.cell_view(cur, cat, state, row)
                 with st.expander("Review history of this cell"):
-                    review_ui.cell_history(row["cell_id"])
+                    audit_ui.cell_history(row["cell_id"])
         except (query.QueryError, duckdb.Error, OSError) as exc:
             st.error(f"The cell could not be shown: {exc}")

@@ -6,18 +6,19 @@ import streamlit as st
 from wbcreview import ui
 from wbcreview.review import consensus, store
 from wbcreview.review import workflow as review
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import consensus as consensus_ui
+from wbcreview.ui import session as session_ui
 
 src = ui.setup("Consensus")
 st.title("Consensus")
 if src is not None and ui.ensure_demo(src):
     cat = ui.catalog(src)
     if cat is not None:
-        reviewer = review_ui.identity_sidebar()
-        decisions = review_ui.open_store(src, cat)
+        reviewer = session_ui.identity_sidebar()
+        decisions = session_ui.open_store(src, cat)
         if decisions is not None:
             try:
-                review_ui.consensus_page(cat, decisions, reviewer)
+                consensus_ui.consensus_page(cat, decisions, reviewer)
             except (
                 store.StoreError,
                 review.ReviewError,

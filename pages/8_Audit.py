@@ -5,17 +5,18 @@ import streamlit as st
 from wbcreview import ui
 from wbcreview.review import store
 from wbcreview.review import workflow as review
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import audit as audit_ui
+from wbcreview.ui import session as session_ui
 
 src = ui.setup("Audit")
 st.title("Audit")
 if src is not None and ui.ensure_demo(src):
     cat = ui.catalog(src)
     if cat is not None:
-        reviewer = review_ui.identity_sidebar()
-        decisions = review_ui.open_store(src, cat)
+        reviewer = session_ui.identity_sidebar()
+        decisions = session_ui.open_store(src, cat)
         if decisions is not None:
             try:
-                review_ui.audit_page(decisions, reviewer)
+                audit_ui.audit_page(decisions, reviewer)
             except (store.StoreError, review.ReviewError) as exc:
                 st.error(f"The audit log could not be shown: {exc}")

@@ -9,7 +9,7 @@ from wbcreview.review import store
 from wbcreview.triage import predictions
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 from wbcreview.ui import triage as triage_ui
 
 src = ui.setup("Triage")
@@ -22,8 +22,8 @@ st.caption(
 if src is not None and ui.ensure_demo(src):
     cat = ui.catalog(src)
     if cat is not None:
-        reviewer = review_ui.identity_sidebar()
-        decisions = review_ui.open_store(src, cat)
+        reviewer = session_ui.identity_sidebar()
+        decisions = session_ui.open_store(src, cat)
         try:
             infos = triage_ui.prediction_files(cat)
             triage_ui.ranking_section(cat, infos, decisions, reviewer)

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from wbcreview.data import catalog, query
 from wbcreview.review import workflow as review
 from wbcreview.review.store import Reviewer, Store, StoreUnavailable
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 REVIEW, CONSENSUS, ADJUDICATION, AUDIT = (
@@ -276,16 +276,16 @@ def test_an_unreachable_database_keeps_the_vote_for_retry(db_url, cells, monkeyp
     monkeypatch.setattr(Store, "add_vote", flaky)
     app.click("rv_class_MO")
     assert "was **NOT saved**" in app.text()
-    pending = app.at.session_state[review_ui._PENDING]
+    pending = app.at.session_state[session_ui.PENDING]
     assert pending["cell_id"] == chosen[0] and pending["label"] in ("MO", None)
     assert app.at.button(key="rv_class_LY").disabled  # no new vote before this one is saved
     assert app.cell_shown() == chosen[0]
     app.click("rv_retry")  # still down: still kept, same uid
-    assert app.at.session_state[review_ui._PENDING]["uid"] == pending["uid"]
+    assert app.at.session_state[session_ui.PENDING]["uid"] == pending["uid"]
 
     down["on"] = False
     app.click("rv_retry")
-    assert "NOT saved" not in app.text() and review_ui._PENDING not in app.at.session_state
+    assert "NOT saved" not in app.text() and session_ui.PENDING not in app.at.session_state
     assert app.cell_shown() == chosen[1]
     with Store.open(db_url) as store:
         votes = store.votes_frame()
@@ -392,11 +392,11 @@ def _cell_page(cell_id: str) -> None:
     """What the Cell page will do: show a cell's review history (run by AppTest)."""
     import streamlit as st
 
-    from wbcreview.ui import review as review_ui
+    from wbcreview.ui import audit as audit_ui  # noqa: F811 (AppTest runs this source alone)
 
     if st.session_state.get("as"):
         st.session_state["wbc_identity"] = dict(st.session_state["as"])
-    review_ui.cell_history(cell_id)
+    audit_ui.cell_history(cell_id)
 
 
 def test_cell_history_for_the_cell_page_follows_blind_review(db_url, cells):

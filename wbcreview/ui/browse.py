@@ -425,12 +425,12 @@ def _review_statuses(cat: Catalog) -> dict[str, str] | None:
     """cell_id -> review status from the decision store, or None when the session's
     reviewer may not see consensus (blind review: annotators see no one else's votes)."""
     from wbcreview.review.store import can
-    from wbcreview.ui import review as review_ui
+    from wbcreview.ui import session as session_ui
 
-    reviewer = review_ui.current_reviewer()
+    reviewer = session_ui.current_reviewer()
     if reviewer is None or not can(reviewer, "see_all_votes"):
         return None
-    return review_ui.review_statuses(cat)
+    return session_ui.review_statuses(cat)
 
 
 def ignored_warning(state: BrowseState) -> None:

@@ -14,7 +14,7 @@ from wbcreview.data import labels
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
 from wbcreview.review.store import Store, StoreError, can
-from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
 
@@ -91,7 +91,7 @@ def export_section(cat: Catalog, store: Store) -> None:
 
 def import_section(cat: Catalog, store: Store) -> None:
     """Votes of a team that worked offline, and the original challenge label files."""
-    reviewer = review_ui.current_reviewer()
+    reviewer = session_ui.current_reviewer()
     st.subheader("Import votes made offline")
     st.caption("CSV columns: image_id, annotator, action, label, reason, comment, time")
     if reviewer is None or not can(reviewer, "import_votes"):

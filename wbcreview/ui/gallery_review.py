@@ -33,6 +33,7 @@ from wbcreview.review.store import (
 )
 from wbcreview.ui import browse
 from wbcreview.ui import review as review_ui
+from wbcreview.ui import session as session_ui
 
 THUMB_PX = 96
 _PENDING = "gr_pending"  # votes the store did not acknowledge: (queue_id, [vote dicts])
@@ -247,10 +248,12 @@ def vote(view: _View, command: gr.Command) -> None:
     """Store the votes `command` makes for the selection (or the cursor tile), as one batch."""
     targets = [c for c in view.sel.targets() if c in set(view.order)]
     if not targets:
-        review_ui._notice("info", "Select a tile first: click it, or move with the arrow keys.")
+        session_ui.post_notice(
+            "info", "Select a tile first: click it, or move with the arrow keys."
+        )
         return
     if command.kind == "retain" and view.hidden and any(c not in view.votes for c in targets):
-        review_ui._notice("warning", "Blind first read: press the key of the class you see.")
+        session_ui.post_notice("warning", "Blind first read: press the key of the class you see.")
         return
     batch = str(uuid.uuid4())
     rows = [
@@ -278,14 +281,14 @@ def _store_votes(view: _View, rows: list[dict]) -> bool:
             )  # fmt: skip
         except (InvalidVote, PermissionDenied) as exc:
             st.session_state.pop(_PENDING, None)
-            review_ui._notice("error", f"The vote was refused: {browse.md(exc)}")
+            session_ui.post_notice("error", f"The vote was refused: {browse.md(exc)}")
             return False
         except StoreError as exc:
             st.session_state[_PENDING] = (view.queue.id, rows[i:])
-            review_ui._notice("error", f"Database error: {browse.md(exc)}")
+            session_ui.post_notice("error", f"Database error: {browse.md(exc)}")
             return False
     st.session_state.pop(_PENDING, None)
-    review_ui._after_write()
+    session_ui.after_write()
     return True
 
 
@@ -294,7 +297,7 @@ def ask_sign_off(view: _View) -> None:
     tiles are unvoted)."""
     counts = gr.sign_off_counts(view.on_page, {c: v[0] for c, v in view.votes.items()})
     if view.hidden and counts.retain:
-        review_ui._notice(
+        session_ui.post_notice(
             "warning",
             f"Blind first read: {counts.retain} tiles have no vote yet. Vote on every tile "
             "before signing off (there is no label to keep).",
@@ -312,15 +315,15 @@ def sign_off(view: _View) -> None:
     try:
         written = view.store.sign_off(view.reviewer, view.queue.id, view.on_page, uid=request)
     except StoreError as exc:
-        review_ui._notice("error", f"The page was not signed off: {browse.md(exc)}")
+        session_ui.post_notice("error", f"The page was not signed off: {browse.md(exc)}")
         return
     st.session_state.pop(f"gr_signoff:{view.queue.id}:{view.page}", None)
-    review_ui._after_write()
+    session_ui.after_write()
     _note(f"✓ Signed off page {view.page + 1}: {len(written)} kept")
     voted = set(_my_votes(view.store, view.reviewer, view.cells))
     following = next((i for i, c in enumerate(view.cells) if c not in voted), None)
     if following is None:
-        review_ui._notice("success", "Queue complete: every cell has your vote. Thank you!")
+        session_ui.post_notice("success", "Queue complete: every cell has your vote. Thank you!")
         view.refresh()
     else:
         go_page(view, following // gr.PAGE_SIZE)
@@ -332,11 +335,11 @@ def undo(view: _View) -> None:
     try:
         undone = view.store.undo_last(view.reviewer, queue_id=view.queue.id, uid=str(uuid.uuid4()))
     except StoreError as exc:
-        review_ui._notice("error", f"Nothing was undone: {browse.md(exc)}")
+        session_ui.post_notice("error", f"Nothing was undone: {browse.md(exc)}")
         return
-    review_ui._after_write()
+    session_ui.after_write()
     if not undone:
-        review_ui._notice("info", "Nothing to undo: you have no vote in this queue.")
+        session_ui.post_notice("info", "Nothing to undo: you have no vote in this queue.")
         return
     rows = view.store.votes_frame(view.reviewer)
     cells = [c for c in rows.loc[rows["uid"].isin(undone), "cell_id"] if c in view.cells]
@@ -386,11 +389,11 @@ def key_bar_html() -> str:
 
 def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
     """Choose a queue, then review it a page of galleries at a time with the keyboard."""
-    review_ui.demo_banner(store)
+    session_ui.demo_banner(store)
     queues = store.list_queues()
     picker, status = st.columns([2, 3], vertical_alignment="bottom", gap="large")
     with picker:
-        queue_id = review_ui._queue_picker(queues)
+        queue_id = review_ui.queue_picker(queues)
     if queues.empty:
         st.info("No review queue yet: an admin creates one on the Review page.")
         return
@@ -409,7 +412,7 @@ def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
     event = getattr(result, "event", None)
     if isinstance(event, dict):
         apply_event(view, event)
-    review_ui.show_notice()
+    session_ui.show_notice()
     _render(cat, view, status)
 
 

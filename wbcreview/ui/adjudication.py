@@ -1,0 +1,310 @@
+"""The Adjudication screen: disputed cells first, the final decision with a note, undo."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+
+import pandas as pd
+import streamlit as st
+
+from wbcreview.data.catalog import Catalog
+from wbcreview.data.release import CELL_TYPES, CLASS_CODES
+from wbcreview.review import workflow as review
+from wbcreview.review.store import (
+    REMOVE_REASONS,
+    Reviewer,
+    Store,
+    StoreError,
+    can,
+)
+from wbcreview.ui.session import (
+    after_write,
+    as_code,
+    as_md,
+    cached_cells,
+    cached_consensus,
+    demo_banner,
+    display_frame,
+    post_notice,
+    show_notice,
+    table_height,
+    who_key,
+)
+from wbcreview.ui.widgets import cell_images, zoom_control
+
+# --- adjudication page -----------------------------------------------------------------------
+
+
+def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
+    """The expert's worklist: disputed cells first, every vote and comment, the decision."""
+    demo_banner(store)
+    show_notice()
+    if reviewer is None:
+        st.info("Enter your name in the sidebar, with the adjudicator role, to adjudicate.")
+        return
+    if not can(reviewer, "adjudicate"):
+        st.error(
+            f"Adjudication is for the adjudicator and admin roles: {as_md(reviewer.name)} reviews "
+            f"as **{reviewer.role}**. Annotators vote on the Review page; an adjudicator makes "
+            "the final decisions here.",
+            icon=":material/lock:",
+        )
+        return
+    cur = cat.cursor()
+    cells = cached_cells(cur, cat.fingerprint)
+    votes, _adjudications, table = cached_consensus(
+        store, store.url, who_key(reviewer), cat.fingerprint, cells
+    )
+    counts = review.status_counts(table)
+    st.markdown(
+        f"**{counts['disputed']:,}** disputed · **{counts['agreed']:,}** agreed, not yet "
+        f"accepted · {counts['adjudicated']:,} adjudicated · {counts['pending']:,} pending"
+    )
+    cols = st.columns([2, 2, 2])
+    from wbcreview.review import consensus as consensus_mod
+
+    statuses = cols[0].multiselect(
+        "Status",
+        consensus_mod.STATUSES,
+        default=["disputed", "agreed"],
+        key="aj_status",
+        help="Disputed cells come first (disagreements inside a confusable group first), then agreed ones.",
+    )
+    classes = cols[1].multiselect(
+        "Class",
+        CLASS_CODES,
+        key="aj_class",
+        placeholder="Every class",
+        format_func=lambda c: f"{c} · {CELL_TYPES[c]}",
+    )
+    teams = cols[2].multiselect(
+        "Team", review.team_names(votes), key="aj_team", placeholder="Every team"
+    )
+    shown = review.worklist(review.filter_consensus(table, (), classes, teams), statuses)
+    _bulk_accept(store, reviewer, shown)
+    if shown.empty:
+        st.info("No cell matches these filters.")
+        return
+    ids = list(shown["cell_id"])
+    current = st.session_state.get("aj_cell")
+    if current not in ids:
+        current = ids[0]
+        st.session_state["aj_cell"] = current
+    position = ids.index(current)
+    # A fixed label: an expander whose label changes is a new one, and would close.
+    with st.expander("Worklist: disputed cells first", icon=":material/format_list_numbered:"):
+        st.caption(
+            f"{len(ids):,} cells; cell {position + 1:,} is open. Click a row to open another; "
+            "← / → step through the list."
+        )
+        view = shown[["cell_id", "status", "hard_group", "label", "tally", "share", "votes"]]
+        # A key per list: a selection made in an older list must not point into this one.
+        list_key = f"aj_list_{len(ids)}_{'-'.join(statuses)}_{'-'.join(classes)}"
+        st.dataframe(
+            display_frame(view),
+            hide_index=True,
+            width="stretch",
+            height=table_height(len(view), 250),
+            key=list_key,
+            on_select=functools.partial(_pick_row, list_key, ids),
+            selection_mode="single-row",
+            column_config={
+                "cell_id": "cell",
+                "hard_group": "hard group",
+                "label": "current",
+                "share": st.column_config.ProgressColumn(
+                    "lead", format="percent", min_value=0.0, max_value=1.0
+                ),
+            },
+        )
+    row = shown.iloc[position].to_dict()
+    _adjudicate_cell(cat, cur, store, reviewer, row, ids, position)
+
+
+def _pick_row(key: str, ids: list[str]) -> None:
+    rows = st.session_state[key].selection.rows
+    if rows:
+        st.session_state["aj_cell"] = ids[rows[0]]
+
+
+def _adjudicate_cell(cat, cur, store: Store, expert: Reviewer, row: dict, ids, position: int):
+    cell = row["cell_id"]
+    nav = st.columns([4, 1, 1], vertical_alignment="center")
+    nav[0].markdown(f"#### Cell {as_code(cell)}")
+    nav[1].button(
+        "Previous",
+        key="aj_prev",
+        shortcut="ArrowLeft",
+        disabled=position == 0,
+        width="stretch",
+        on_click=st.session_state.__setitem__,
+        args=("aj_cell", ids[max(position - 1, 0)]),
+    )
+    nav[2].button(
+        "Next",
+        key="aj_next",
+        shortcut="ArrowRight",
+        disabled=position >= len(ids) - 1,
+        width="stretch",
+        on_click=st.session_state.__setitem__,
+        args=("aj_cell", ids[min(position + 1, len(ids) - 1)]),
+    )
+    label = row.get("label")
+    original = row.get("original_label")
+    st.markdown(
+        f"**{as_md(row['status'])}**"
+        + (f" · hard group **{as_md(row['hard_group'])}**" if row.get("hard_group") else "")
+        + f" · current label **{as_md(label)}** · {as_md(CELL_TYPES.get(label or '', 'unknown class'))}"
+        + (
+            f" · original challenge label **{as_md(original)}**"
+            if original and original != label
+            else ""
+        )
+    )
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        zoom = float(st.session_state.get("aj_zoom", 1.0) or 0)
+        cell_images(cat, cur, cell, zoom)
+        zoom_control("aj_zoom", 1.0)
+    with right:
+        votes = store.votes_for_cell(cell, expert)
+        st.markdown(f"**Votes** ({len(votes)}) · tally {as_md(row.get('tally') or '—')}")
+        st.dataframe(review.cell_votes_table(votes), hide_index=True, width="stretch")
+        if row.get("final"):
+            by = row.get("adjudicated_by")
+            st.info(
+                f"Final decision: **{as_md(row['final'])}**"
+                + (f" by {as_md(by)}" if by else " (agreed consensus, not yet accepted)")
+            )
+        if row["status"] == "adjudicated":
+            _undo_decision(store, expert, cell)
+        _decision_form(store, expert, row, ids, position)
+
+
+def _undo_decision(store: Store, expert: Reviewer, cell: str) -> None:
+    current = store.current_adjudications(expert)
+    current = current[current["cell_id"] == cell]
+    if current.empty:
+        return
+    if st.button(
+        "Undo this decision",
+        key="aj_undo",
+        help="The cell's previous decision, if any, becomes current again; nothing is deleted.",
+    ):
+        try:
+            store.undo_adjudication(expert, current["uid"].iloc[-1], uid=str(uuid.uuid4()))
+        except StoreError as exc:
+            st.error(f"Nothing was undone: {as_md(exc)}")
+            return
+        after_write()
+        post_notice("info", f"Decision on cell {as_code(cell)} undone.")
+        st.rerun()
+
+
+def _decision_form(store: Store, expert: Reviewer, row: dict, ids, position: int) -> None:
+    cell = row["cell_id"]
+    label = row.get("label")
+    lead = row.get("action")
+    default = lead if lead in ("retain", "correct", "remove") else "retain"
+    with st.container(border=True):
+        st.markdown("**Your decision** (applies to the cell and its degraded copies)")
+        action = st.segmented_control(
+            "Decision",
+            ["retain", "correct", "remove"],
+            default=default,
+            required=True,
+            key=f"aj_action_{cell}",
+            format_func=lambda a: {
+                "retain": f"Retain {label}",
+                "correct": "Correct to…",
+                "remove": "Remove",
+            }[a],
+            label_visibility="collapsed",
+        )
+        new_label, reason = None, None
+        if action == "correct":
+            lead_label = row.get("leading_label")
+            choices = [c for c in review.CLASS_ORDER if c != label]
+            new_label = st.selectbox(
+                "Correct to",
+                choices,
+                index=choices.index(lead_label) if lead_label in choices else 0,
+                key=f"aj_label_{cell}",
+                format_func=lambda c: f"{c} · {CELL_TYPES[c]}",
+            )
+        elif action == "remove":
+            reasons = list(REMOVE_REASONS)
+            lead_reason = row.get("reason")
+            reason = st.selectbox(
+                "Reason",
+                reasons,
+                index=reasons.index(lead_reason) if lead_reason in reasons else 0,
+                key=f"aj_reason_{cell}",
+                format_func=REMOVE_REASONS.get,
+            )
+        note = st.text_input("Note (optional)", key=f"aj_note_{cell}", max_chars=2000)
+        if st.button("Record decision", key="aj_decide", type="primary", shortcut="Ctrl+Enter"):
+            uid_key = f"aj_uid_{cell}_{action}_{new_label}_{reason}"
+            uid = st.session_state.setdefault(uid_key, str(uuid.uuid4()))
+            try:
+                store.adjudicate(
+                    expert, cell, action, label=new_label, reason=reason, note=note or None, uid=uid
+                )
+            except StoreError as exc:
+                st.error(f"The decision was NOT saved: {as_md(exc)}")
+                return
+            st.session_state.pop(uid_key, None)
+            after_write()
+            following = ids[position + 1] if position + 1 < len(ids) else None
+            if following:
+                st.session_state["aj_cell"] = following
+            what = review.describe_decision(action, new_label, reason)
+            post_notice("success", f"Decision saved for cell {as_code(cell)}: {as_md(what)}.")
+            st.rerun()
+
+
+def _bulk_accept(store: Store, expert: Reviewer, shown: pd.DataFrame) -> None:
+    decisions = review.acceptable(shown)
+    if decisions.empty:
+        return
+    confirm = st.session_state.get("aj_confirm")
+    title = "Accept agreed consensus decisions in one step"
+    with st.expander(title, expanded=bool(confirm), icon=":material/done_all:"):
+        top = st.columns([4, 2], vertical_alignment="center")
+        top[0].markdown(
+            f"**{len(decisions):,}** agreed cells in this list have no final decision yet. "
+            "Accept their consensus decisions in one step?"
+        )
+        if not confirm:
+            top[1].button(
+                f"Accept {len(decisions):,} agreed decisions…",
+                key="aj_accept",
+                width="stretch",
+                on_click=st.session_state.__setitem__,
+                args=("aj_confirm", str(uuid.uuid4())),
+            )
+            return
+        st.markdown("**Please confirm**: these decisions will be recorded as final:")
+        st.dataframe(review.decision_counts(decisions), hide_index=True, width="stretch")
+        note = st.text_input(
+            "Note (optional)", key="aj_accept_note", placeholder="e.g. accepted after spot checks"
+        )
+        cols = st.columns(2)
+        if cols[0].button(
+            f"Confirm: accept {len(decisions):,} decisions", key="aj_accept_confirm", type="primary"
+        ):
+            try:
+                added = store.accept_consensus(decisions, expert, note=note or None, uid=confirm)
+            except StoreError as exc:
+                st.error(
+                    f"Nothing was accepted: {as_md(exc)}. Confirm again to retry (no double entries)."
+                )
+                return
+            st.session_state.pop("aj_confirm", None)
+            after_write()
+            post_notice("success", f"Accepted {len(added):,} agreed decisions.")
+            st.rerun()
+        cols[1].button(
+            "Cancel", key="aj_accept_cancel", on_click=st.session_state.pop, args=("aj_confirm",)
+        )
