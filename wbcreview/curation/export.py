@@ -19,13 +19,13 @@ import pandas as pd
 
 from wbcreview.data.release import CLASS_CODES
 from wbcreview.errors import WbcreviewError
-from wbcreview.review import consensus
+from wbcreview.review import aggregation
 
 FORMATS = ("csv", "parquet", "json")
 EXPORT_COLUMNS = (
     "image_id", "config", "split", "patient_hash", "original_label", "challenge_label",
     "final_label", "action", "reason", "votes", "tally", "agreement", "status", "adjudicator",
-    "note", "decided_at", "degraded_image_ids",
+    "note", "decided_at", "degraded_image_ids", "method", "threshold",
 )  # fmt: skip
 VOTE_FILE_COLUMNS = ("image_id", "annotator", "action", "label", "reason", "comment", "time")
 # Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection").
@@ -37,12 +37,16 @@ class DecisionsError(WbcreviewError):
     """Decisions or votes cannot be exported, read or imported as given."""
 
 
-def final_decisions(cur, store, include_agreed: bool = False) -> pd.DataFrame:
+def final_decisions(
+    cur, store, include_agreed: bool = False, *, method: str | None = None, threshold=None
+) -> pd.DataFrame:
     """The final decision of every decided cell, with its votes and the catalog's facts.
 
     `cur` is a catalog cursor, `store` an open Store. Adjudicated cells always; with
-    `include_agreed` also cells whose consensus is agreed but not yet adjudicated.
-    Columns: EXPORT_COLUMNS. Empty (with those columns) when nothing is decided.
+    `include_agreed` also cells whose consensus is agreed but not yet adjudicated, under
+    `method` and `threshold` (None: the store's aggregation choice). Columns:
+    EXPORT_COLUMNS; `method` and `threshold` say what agreed a decision ('expert' for an
+    expert's adjudication). Empty (with those columns) when nothing is decided.
     """
     votes = store.current_votes()
     adjudications = store.current_adjudications()
@@ -54,7 +58,12 @@ def final_decisions(cur, store, include_agreed: bool = False) -> pd.DataFrame:
     labels = dict(zip(cells["image_id"], cells["label"], strict=True))
     if votes.empty and adjudications.empty:
         return pd.DataFrame(columns=list(EXPORT_COLUMNS))
-    table = consensus.consensus_table(votes, adjudications, labels)
+    if method is None:
+        method, threshold = aggregation.choice(store.aggregation_choice())
+    table = aggregation.consensus_table(
+        votes, adjudications, labels, method=method, threshold=threshold,
+        calibration=store.calibration_frame(),
+    )  # fmt: skip
     keep = table["status"] == "adjudicated"
     if include_agreed:
         keep |= table["status"] == "agreed"
@@ -82,9 +91,12 @@ def final_decisions(cur, store, include_agreed: bool = False) -> pd.DataFrame:
             else (None if action == "remove" else fact["label"])
         )
         note, decided_at = None, None
+        produced = (rec["method"], rec["threshold"])
         if rec["status"] == "adjudicated" and adj is not None and cell in adj.index:
             note = adj.loc[cell, "note"]
             decided_at = pd.Timestamp(adj.loc[cell, "created_at"]).isoformat()
+            expert = adj.loc[cell, "basis"] != "consensus"
+            produced = ("expert", None) if expert else aggregation.produced_by(note)
         rows.append(
             {
                 "image_id": cell,
@@ -106,6 +118,8 @@ def final_decisions(cur, store, include_agreed: bool = False) -> pd.DataFrame:
                 "note": None if note is None or pd.isna(note) else note,
                 "decided_at": decided_at,
                 "degraded_image_ids": degraded.get(cell, ""),
+                "method": produced[0],
+                "threshold": produced[1],
             }
         )
     # "correct" to the label a cell already has changes nothing: count it as retained.
@@ -219,6 +233,8 @@ def read_decisions(path: Path) -> pd.DataFrame:
         frame["votes"] = pd.to_numeric(frame["votes"], errors="coerce").astype("Int64")
     if "agreement" in frame.columns:
         frame["agreement"] = pd.to_numeric(frame["agreement"], errors="coerce")
+    if "threshold" in frame.columns:
+        frame["threshold"] = pd.to_numeric(frame["threshold"], errors="coerce")
     return frame
 
 

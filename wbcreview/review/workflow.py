@@ -27,7 +27,7 @@ from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.query import Filter, where
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.errors import WbcreviewError
-from wbcreview.review import consensus
+from wbcreview.review import aggregation, consensus
 from wbcreview.review.store import REMOVE_REASONS
 
 MAX_QUEUE_CELLS = 20_000
@@ -419,8 +419,14 @@ def consensus_overview(
     *,
     min_votes: int | None = None,
     quorum: float | None = None,
+    method: str | None = None,
+    calibration: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """consensus.consensus_table with the catalog's labels and the voters' teams joined.
+
+    With `method` (a key of aggregation.METHODS) the table is aggregation.consensus_table
+    under that method, `quorum` being its threshold (None: the method's default), and has
+    the columns probability, method and threshold too.
 
     `votes` is store.current_votes(), `adjudications` store.current_adjudications(),
     `cells` catalog_cells(). Adds: label, original_label, teams (the voters' teams,
@@ -428,9 +434,15 @@ def consensus_overview(
     'remove' the final decision leaves the cell with; None when undecided), final (in words).
     """
     labels = labels_of(cells)
-    table = consensus.consensus_table(
-        votes, adjudications, labels, min_votes=min_votes, quorum=quorum
-    )
+    if method is None:
+        table = consensus.consensus_table(
+            votes, adjudications, labels, min_votes=min_votes, quorum=quorum
+        )
+    else:
+        table = aggregation.consensus_table(
+            votes, adjudications, labels, method=method, threshold=quorum,
+            calibration=calibration, min_votes=min_votes,
+        )  # fmt: skip
     voters = (
         votes[["cell_id"]]
         .assign(team=votes["team"] if "team" in votes.columns else None)
@@ -452,10 +464,14 @@ def consensus_overview(
         ).df()
     finally:
         con.close()
-    out = out.astype({c: object for c in out.columns if c not in ("votes", "weight", "share")})
+    numeric = ("votes", "weight", "share", "probability", "threshold")
+    out = out.astype({c: object for c in out.columns if c not in numeric})
     out = out.where(out.notna(), None) if len(out) else out
     out["votes"] = out["votes"].astype("int64")
     out["share"] = out["share"].astype(float)
+    for column in ("probability", "threshold"):
+        if column in out.columns:
+            out[column] = out[column].astype(float)
     out["leading"] = [
         describe_decision(a, lab, r)
         for a, lab, r in zip(out["action"], out["leading_label"], out["reason"], strict=True)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
+from wbcreview.review import aggregation
 from wbcreview.review import workflow as review
 from wbcreview.review.store import (
     REMOVE_REASONS,
@@ -295,6 +296,9 @@ def _bulk_accept(store: Store, expert: Reviewer, shown: pd.DataFrame) -> None:
             f"Confirm: accept {len(decisions):,} decisions", key="aj_accept_confirm", type="primary"
         ):
             try:
+                if "method" in shown.columns and len(shown):  # what agreed them, for the export
+                    first = shown.iloc[0]
+                    note = aggregation.accept_note(first["method"], first["threshold"], note)
                 added = store.accept_consensus(decisions, expert, note=note or None, uid=confirm)
             except StoreError as exc:
                 st.error(
