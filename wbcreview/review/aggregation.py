@@ -19,6 +19,7 @@ append-only votes and adjudications, and an adjudication always wins.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -176,7 +177,10 @@ def _dawid_skene(answers: pd.DataFrame, known: pd.Series | None) -> pd.DataFrame
         truth = known[known.index.isin(set(data["task"])) & known.isin(categories)]
         truth = truth.astype(str) if len(truth) else None
     model = DawidSkene(n_iter=DS_ITERATIONS, initial_error_strategy="addition")
-    model.fit(data, true_labels=truth, initial_error=_prior_counts(data))
+    with warnings.catch_warnings():  # crowd-kit 1.4.2 uses pandas keywords deprecated in 3.x
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.fit(data, true_labels=truth, initial_error=_prior_counts(data))
     return model.probas_.astype(float)
 
 
@@ -202,7 +206,10 @@ def _glad(answers: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     from crowdkit.aggregation import GLAD  # heavy import: only when asked for
 
     model = GLAD(n_iter=GLAD_ITERATIONS, tol=1e-4)
-    model.fit(_crowdkit_frame(answers))
+    with warnings.catch_warnings():  # as in _dawid_skene
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.fit(_crowdkit_frame(answers))
     difficulty = 1.0 / np.exp(model.betas_.astype(float))
     return model.probas_.astype(float), model.alphas_.astype(float), difficulty
 
@@ -406,6 +413,22 @@ def routing_curve(leading: pd.DataFrame, thresholds: Iterable[float]) -> pd.Data
     rows = []
     for t in thresholds:
         agreed = (p >= t - 1e-9) & ~tied
+        rows.append(
+            [float(t), int(agreed.sum()), int((~agreed).sum()), float((1 - p[agreed]).sum())]
+        )
+    return pd.DataFrame(rows, columns=["threshold", "agreed", "to_expert", "expected_wrong"])
+
+
+def routing_at(table: pd.DataFrame, thresholds: Iterable[float]) -> pd.DataFrame:
+    """threshold, agreed, to_expert, expected_wrong for other thresholds (each above 0.5,
+    so that two decisions cannot tie), from a consensus table of this module: only cells
+    that are agreed or disputed now move; adjudicated and pending cells stay as they are."""
+    open_ = table[table["status"].isin(["agreed", "disputed"])]
+    p = open_["probability"].astype(float).to_numpy()
+    answer = (open_["decision"] != "unsure").to_numpy()
+    rows = []
+    for t in thresholds:
+        agreed = answer & (p >= max(float(t), 0.5 + 1e-9) - 1e-12)
         rows.append(
             [float(t), int(agreed.sum()), int((~agreed).sum()), float((1 - p[agreed]).sum())]
         )

@@ -721,7 +721,9 @@ WORK_ORDER: dict[str, int] = {"disputed": 0, "agreed": 1, "pending": 2, "adjudic
 def worklist(table: pd.DataFrame, statuses: Iterable[str] = ("disputed", "agreed")) -> pd.DataFrame:
     """The cells for the expert, in order: disputed ones first (disagreements inside a hard
     group before others, then the least agreed), then agreed (least agreed first), then
-    pending and adjudicated when asked for."""
+    pending and adjudicated when asked for. A table with a `probability` column (see
+    aggregation.consensus_table) is ordered, within each status, by expected benefit:
+    (1 - probability), doubled for a dispute inside a hard group."""
     wanted = set(statuses)
     rows = table[table["status"].isin(wanted)] if wanted else table
     if rows.empty:
@@ -730,11 +732,16 @@ def worklist(table: pd.DataFrame, statuses: Iterable[str] = ("disputed", "agreed
         _status=rows["status"].map(WORK_ORDER).fillna(9),
         _hard=rows["hard_group"].isna().astype(int),
     )
-    order = order.sort_values(
-        ["_status", "_hard", "share", "votes", "cell_id"],
-        ascending=[True, True, True, False, True],
-        kind="stable",
-    )
+    if "probability" in rows.columns:  # aggregation: highest expected benefit first
+        benefit = (1.0 - rows["probability"].astype(float)) * np.where(
+            rows["hard_group"].notna(), aggregation.HARD_IMPORTANCE, 1.0
+        )
+        order = order.assign(_hard=-benefit)
+        keys, ascending = ["_status", "_hard", "votes", "cell_id"], [True, True, False, True]
+    else:
+        keys = ["_status", "_hard", "share", "votes", "cell_id"]
+        ascending = [True, True, True, False, True]
+    order = order.sort_values(keys, ascending=ascending, kind="stable")
     return order.drop(columns=["_status", "_hard"]).reset_index(drop=True)
 
 

@@ -88,6 +88,13 @@ def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> 
         st.info("No cell matches these filters.")
         return
     ids = list(shown["cell_id"])
+    asked = st.query_params.get("cell")  # from a Consensus row: open that cell once
+    if asked:
+        del st.query_params["cell"]
+        if asked in ids:
+            st.session_state["aj_cell"] = asked
+        else:
+            st.warning(f"Cell {as_code(asked)} is not in this list (its status or filters).")
     current = st.session_state.get("aj_cell")
     if current not in ids:
         current = ids[0]
