@@ -35,6 +35,7 @@ TEAMS = 10
 CARELESS, RETAIN_BIASED = "Team 9", "Team 10"
 EXPERT = Reviewer("Expert (simulated)", "Experts", "admin")
 BASE_TIME = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+TARGET_REDUCTION = {3: 0.30, 10: 0.0}  # fewer cells to the expert than majority, at 99 %
 MIN_CALIBRATION = 30  # calibration cells at least, whatever the share
 _REASONS = ("multi-cell", "low-quality", "smudge", "artefact", "not-classable")
 
@@ -337,10 +338,12 @@ def targets(result: dict) -> dict:
                 1 - others[best]["to_expert"] / base["to_expert"] if base["to_expert"] else 0
             )
             entry["reduction"] = round(reduction, 4)
-            entry["met"] = reduction >= 0.30 if k == 3 else reduction >= 0
         else:
+            reduction = 1.0  # majority never reaches 99 %: any method that does is better
             entry["reduction"] = None
-            entry["met"] = True  # majority never reaches 99 %: any method that does is better
+        if k in TARGET_REDUCTION:  # the issue sets targets for 3 and 10 votes per cell
+            entry["target"] = TARGET_REDUCTION[k]
+            entry["met"] = bool(reduction >= TARGET_REDUCTION[k])
         out[str(k)] = entry
     return out
 
@@ -373,6 +376,10 @@ def table_rows(result: dict, thresholds: Iterable[float] = (0.9, 0.95, 0.99)) ->
     return rows
 
 
+def _thr(value) -> str:
+    return "never" if value is None else f"{value:.12g}"
+
+
 def _pct(value) -> str:
     return "" if value is None or value != value else f"{100 * value:.1f} %"
 
@@ -393,7 +400,7 @@ def markdown(result: dict, fixed: float = 0.95) -> str:
             best = data["best_at_99"] or {}
             at = next((s for s in data["scores"] if abs(s["threshold"] - fixed) < 1e-9), {})
             lines.append(
-                f"| {scenario['votes_per_cell']} | {method} | {best.get('threshold', 'never')} "
+                f"| {scenario['votes_per_cell']} | {method} | {_thr(best.get('threshold'))} "
                 f"| {_pct(best.get('to_expert'))} | {_pct(best.get('accuracy_after_expert'))} "
                 f"| {_pct(at.get('accuracy_agreed'))} | {_pct(at.get('to_expert'))} "
                 f"| {at.get('wrong', '')} ({at.get('expected_wrong', 0):.1f}) | {data['seconds']} |"
@@ -405,6 +412,10 @@ def markdown(result: dict, fixed: float = 0.95) -> str:
             f"- {k} votes per cell: {t['best_method']} sends {_pct(t['best_to_expert'])} to "
             f"the expert, majority {_pct(t['majority_to_expert'])}"
             + (f" ({100 * reduction:.1f} % fewer)" if reduction is not None else "")
-            + f": target {'met' if t['met'] else 'MISSED'}"
+            + (
+                f": target (>= {100 * t['target']:.0f} % fewer) {'met' if t['met'] else 'MISSED'}"
+                if "met" in t
+                else " (no target)"
+            )
         )
     return "\n".join(lines)
