@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Shared 2-core machines: a slow example is load, not a bug. Property tests keep their
+# example counts but get no deadline.
+settings.register_profile("wbcreview", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("wbcreview")
 
 REPO = Path(__file__).resolve().parent.parent
 PBC_SAMPLE = REPO.parent / "shared" / "data" / "pbc_sample"
@@ -18,9 +26,13 @@ def session_home(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_home(session_home, monkeypatch):
-    """Catalogs and review data of tests go to a temporary folder, never to data/."""
+    """Catalogs and review data of tests go to a temporary folder, never to data/; no
+    setting of the developer's shell (a WBCREVIEW_ setting) leaks into a test. The harness's
+    own switches (WBCREVIEW_REQUIRE_*, WBCREVIEW_TEST_*) are not settings and stay."""
+    for name in [n for n in os.environ if n.startswith("WBCREVIEW_")]:
+        if not name.startswith(("WBCREVIEW_REQUIRE_", "WBCREVIEW_TEST_")):
+            monkeypatch.delenv(name)
     monkeypatch.setenv("WBCREVIEW_HOME", str(session_home))
-    monkeypatch.delenv("WBCREVIEW_DATA", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(session_home / "no-hub-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield
@@ -30,8 +42,6 @@ def isolated_home(session_home, monkeypatch):
 def restore_main_module():
     """AppTest makes its script `__main__` and does not put the old one back; worker
     processes started later (the demo builder's pool) would then import a deleted script."""
-    import sys
-
     saved = sys.modules.get("__main__")
     yield
     if saved is not None:
@@ -40,14 +50,17 @@ def restore_main_module():
 
 @pytest.fixture(autouse=True)
 def clear_streamlit_caches():
-    """Streamlit caches live in the process: clear both around every test."""
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    """Streamlit caches live in the process: clear both around every test that may have used
+    them. A core test never imports Streamlit (so "the core runs without it" stays true)."""
+    st = sys.modules.get("streamlit")
+    if st is not None:
+        st.cache_data.clear()
+        st.cache_resource.clear()
     yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    st = sys.modules.get("streamlit")
+    if st is not None:
+        st.cache_data.clear()
+        st.cache_resource.clear()
 
 
 @pytest.fixture(scope="session")

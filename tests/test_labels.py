@@ -64,8 +64,7 @@ def test_image_id_from_name():
 
 def test_imported_label_files_drive_the_differs_filter(demo_copy, tmp_path):
     from wbcreview.data import query
-    from wbcreview.data.catalog import open_catalog
-    from wbcreview.data.labels import import_label_files
+    from wbcreview.data.catalog import import_label_files, open_catalog
 
     # A user's copy without the original files: move them out, then import them.
     moved = []
@@ -96,8 +95,7 @@ def test_imported_label_files_drive_the_differs_filter(demo_copy, tmp_path):
 
 
 def test_import_rejects_every_bad_file_and_writes_nothing(demo_copy, tmp_path):
-    from wbcreview.data.catalog import imported_labels_dir
-    from wbcreview.data.labels import import_label_files
+    from wbcreview.data.catalog import import_label_files, imported_labels_dir
 
     good = sorted((demo_copy / "original_labels").glob("*.csv"))[0]
     bad = tmp_path / "bad.csv"

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from cleanlab.rank import get_label_quality_ensemble_scores, get_label_quality_scores
 
+from wbcreview import cli
 from wbcreview.cli import triage as triage_cli
 from wbcreview.curation import export as decisions
 from wbcreview.data.catalog import open_catalog
@@ -248,10 +249,8 @@ def test_flipped_labels_of_real_images_come_far_ahead_of_random(request):
 
 
 def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    triage_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """The real entry point: errors become one line there, once for every command."""
+    return cli.main(argv)
 
 
 def test_cli_baseline_then_suspects(cat, tmp_path, capsys):

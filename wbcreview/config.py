@@ -88,6 +88,12 @@ SETTINGS: tuple[Setting, ...] = (
         "WBCREVIEW_USERS) or oidc (Streamlit st.login with [auth] in .streamlit/secrets.toml).",
     ),
     Setting(
+        "WBCREVIEW_LOG_FILE",
+        "",
+        "Also write the log (unexpected errors with their traceback and incident id) to this "
+        "file. Unset: stderr only.",
+    ),
+    Setting(
         "WBCREVIEW_USERS",
         "",
         "Users file (YAML: name, team, role, e-mail, bcrypt hash), kept outside the "
@@ -117,6 +123,33 @@ def get_int(name: str, minimum: int = 0) -> int:
     if value < minimum:
         raise SettingError(f"{name}={value} is below the minimum {minimum}")
     return value
+
+
+def get_path(name: str) -> Path | None:
+    """Return setting `name` as a path (`~` expanded), or None when it is unset or empty."""
+    raw = get(name).strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def get_bool(name: str) -> bool:
+    """Return setting `name` as a boolean: 1/true/yes/on or 0/false/no/off."""
+    raw = get(name).strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingError(f"{name}={raw!r}: use 1 or 0")
+
+
+def log_file() -> Path | None:
+    """Where the log is also written (setting WBCREVIEW_LOG_FILE), or None."""
+    return get_path("WBCREVIEW_LOG_FILE")
+
+
+def environment(name: str) -> str | None:
+    """An environment variable that is not a wbcreview setting (HF_HOME, HF_HUB_CACHE): the
+    one place outside the settings table that reads the environment."""
+    return os.environ.get(name) or None
 
 
 def data_dir() -> Path:

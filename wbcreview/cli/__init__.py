@@ -8,88 +8,20 @@ import sys
 import time
 from pathlib import Path
 
-from wbcreview import __version__
-
-# Errors of the package that the CLI turns into one line. Filled lazily to keep
-# `--help` fast (pandas and pyarrow take a second to import).
-
-
-def _known_errors() -> tuple[type[Exception], ...]:
-    from wbcreview.config import SettingError
-    from wbcreview.data.catalog import CatalogError
-    from wbcreview.data.labels import LabelFileError
-    from wbcreview.data.source import DownloadError, SourceError
-
-    errors: list[type[Exception]] = [
-        CatalogError,
-        SettingError,
-        LabelFileError,
-        DownloadError,
-        SourceError,
-    ]
-    for module, name in (
-        ("wbcreview.demo.build", "DemoError"),
-        ("wbcreview.data.optimize", "OptimizeError"),
-        ("wbcreview.curation.apply", "ApplyError"),
-        ("wbcreview.files", "UnsafePath"),
-        ("wbcreview.curation.export", "DecisionsError"),
-        ("wbcreview.review.store", "StoreError"),
-        ("wbcreview.review.store", "PermissionDenied"),
-    ):
-        try:
-            errors.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
-
-
-class Bar:
-    """A progress line on stderr: redrawn in place on a terminal, every 10 % otherwise."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.last_decile = -1
-        self.last_draw = 0.0
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        share = done / total if total else 1.0
-        if self.tty:
-            now = time.monotonic()
-            if now - self.last_draw < 0.1 and done < total:
-                return
-            self.last_draw = now
-            filled = int(share * 30)
-            self.stream.write(
-                f"\r[{'#' * filled}{'.' * (30 - filled)}] {share:6.1%} {message[:60]:<60}"
-            )
-            if done >= total:
-                self.stream.write("\n")
-        else:
-            decile = int(share * 10)
-            if decile == self.last_decile:
-                return
-            self.last_decile = decile
-            self.stream.write(f"{share:6.1%} {message}\n")
-        self.stream.flush()
-
-
-def _resolve(args):
-    from wbcreview.data import source
-
-    src = source.resolve(args.data)
-    if src.is_demo and not (src.root / "README.md").exists():
-        raise source.SourceError(
-            f"no data configured and no demo copy at {src.root}: run `python -m wbcreview "
-            f"demo --out {src.root}`, pass --data DIR, or set WBCREVIEW_DATA"
-        )
-    return src
+from wbcreview import __version__, config, logs
+from wbcreview.cli import aggregation as aggregation_cli
+from wbcreview.cli import triage as triage_cli
+from wbcreview.cli import users as users_cli
+from wbcreview.cli.common import Bar, workspace
+from wbcreview.errors import WbcreviewError
+from wbcreview.workspace import Workspace
 
 
 def cmd_check(args) -> int:
     from wbcreview.data import health
 
-    root = Path(args.data) if args.data else _resolve(args).root
+    # A folder named with --data is checked as it is, even when it is not a copy at all.
+    root = Path(args.data) if args.data else workspace(args).root
     report = health.check(root, decode_images=not args.quick, progress=Bar())
     print(health.format_report(report))
     return 0 if report.ok else 1
@@ -109,41 +41,22 @@ def cmd_demo(args) -> int:
     )
     print(f"demo copy written to {summary.out} in {time.perf_counter() - started:.1f} s")
     if args.with_votes:
-        _seed_votes(summary.out, args.seed)
+        with Workspace.open(summary.out) as ws:
+            result = ws.seed_demo_votes(args.seed)
+        print(
+            f"demo review store {result['url']}: {result['votes']} simulated votes from "
+            f"{result['teams']} teams on {result['cells']} cells (DEMO DATA)"
+        )
     return 0
 
 
-def _seed_votes(root: Path, seed: int) -> None:
-    from wbcreview.data import catalog
-    from wbcreview.demo import votes as demo_votes
-
-    with catalog.open_catalog(root) as cat:
-        cells = (
-            cat.cursor()
-            .execute(
-                "SELECT c.image_id AS cell_id, c.label, o.label AS original_label FROM cells c "
-                "LEFT JOIN original_labels o USING (image_id) WHERE c.config = 'pristine' ORDER BY 1"
-            )
-            .df()
-        )
-    result = demo_votes.seed_demo_votes(None, cells, seed)
-    print(
-        f"demo review store {result['url']}: {result['votes']} simulated votes from "
-        f"{result['teams']} teams on {result['cells']} cells (DEMO DATA)"
-    )
-
-
 def cmd_prepare(args) -> int:
-    from wbcreview import config
-    from wbcreview.data import source
-    from wbcreview.demo import build as demo
-
-    src = source.resolve(args.data)
-    if src.is_demo and not (src.root / "README.md").exists():
-        cells = config.get_int("WBCREVIEW_DEMO_CELLS", minimum=demo.MIN_CELLS)
-        print(f"no data configured: building a demo copy of {cells} cells in {src.root}")
-        demo.build_demo(src.root, cells=cells, progress=Bar())
-    print(f"data: {src.describe()}")
+    with workspace(args, require_copy=False) as ws:
+        if not ws.has_copy:
+            cells = config.get_int("WBCREVIEW_DEMO_CELLS")
+            print(f"no data configured: building a demo copy of {cells} cells in {ws.root}")
+            ws.ensure_demo(progress=Bar())
+        print(f"data: {ws.describe()}")
     return 0
 
 
@@ -159,7 +72,7 @@ def cmd_download(args) -> int:
 def cmd_catalog(args) -> int:
     from wbcreview.data import catalog
 
-    root = _resolve(args).root
+    root = workspace(args).root
     started = time.perf_counter()
     with catalog.open_catalog(root, progress=Bar(), rebuild=args.rebuild) as cat:
         print(catalog.dumps_info(cat))
@@ -168,21 +81,16 @@ def cmd_catalog(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from wbcreview.data import optimize
-
-    root = _resolve(args).root
-    summary = optimize.optimize_copy(
-        root, Path(args.out), rows_per_group=args.rows_per_group, progress=Bar()
-    )
+    with workspace(args) as ws:
+        summary = ws.optimize(Path(args.out), args.rows_per_group, progress=Bar())
     print(f"optimized copy written to {args.out}: {summary}")
     return 0
 
 
 def cmd_import_labels(args) -> int:
-    from wbcreview.data import labels
-
-    root = _resolve(args).root
-    for s in labels.import_label_files(root, [Path(f) for f in args.files]):
+    with workspace(args) as ws:
+        summaries = ws.import_labels([Path(f) for f in args.files])
+    for s in summaries:
         print(
             f"{s['file']}: {s['rows']} rows ({s['labelled']} labelled), {s['known']} cells of "
             f"this copy, {s['unknown']} not in it (removed cells), {s['differing']} labels "
@@ -191,59 +99,37 @@ def cmd_import_labels(args) -> int:
     return 0
 
 
-def _store(args, src):
-    """The decision store: --db, else the demo store for the demo copy, else WBCREVIEW_DB."""
-    from wbcreview import config
-    from wbcreview.demo import votes as demo_votes
-    from wbcreview.review.store import Store
-
-    url = getattr(args, "db", None) or (demo_votes.demo_store_url() if src.is_demo else None)
-    return Store.open(url or (config.get("WBCREVIEW_DB") or None))
-
-
 def cmd_apply(args) -> int:
-    from wbcreview.curation import apply as curate
-    from wbcreview.curation import export as decisions
-    from wbcreview.data import catalog
-
-    src = _resolve(args)
-    if args.decisions:
-        frame = decisions.read_decisions(Path(args.decisions))
-    else:
-        with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
-            frame = decisions.final_decisions(cat.cursor(), store)
-    summary = curate.apply_decisions(src.root, Path(args.out), frame, progress=Bar())
+    with workspace(args) as ws:
+        summary = ws.apply(
+            Path(args.out),
+            Path(args.decisions) if args.decisions else None,
+            progress=Bar(),
+        )
     print(f"curated copy written to {args.out}: {summary}")
     return 0
 
 
 def cmd_export(args) -> int:
-    from wbcreview.curation import export as decisions
-    from wbcreview.data import catalog
+    from wbcreview.curation import export
 
-    src = _resolve(args)
     out = Path(args.out)
-    with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
-        frame = decisions.final_decisions(cat.cursor(), store, include_agreed=args.include_agreed)
-        if args.format == "challenge":
-            if not args.split:
-                raise decisions.DecisionsError("--format challenge needs --split SPLIT")
-            data = decisions.challenge_bytes(cat.cursor(), frame, args.split)
-        else:
-            data = decisions.export_bytes(frame, args.format)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    print(f"{decisions.summary_line(frame)}; written to {out}")
+    with workspace(args) as ws:
+        data, frame = ws.export_bytes(
+            args.format, split=args.split, include_agreed=args.include_agreed
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        raise export.DecisionsError(f"{out}: cannot be written ({exc.strerror})") from None
+    print(f"{export.summary_line(frame)}; written to {out}")
     return 0
 
 
 def cmd_import_votes(args) -> int:
-    from wbcreview.curation import export as decisions
-    from wbcreview.data import catalog
-
-    src = _resolve(args)
-    with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
-        added = decisions.import_vote_file(Path(args.file), args.team, store, cat.cursor())
+    with workspace(args) as ws:
+        added = ws.import_votes(Path(args.file), args.team)
     print(f"{added} new vote(s) imported from {args.file} for team {args.team}")
     return 0
 
@@ -350,14 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_bench)
 
-    from wbcreview.cli import triage as triage_cli
-
     triage_cli.add_parsers(sub)
-    from wbcreview.cli import users as auth_cli
-
-    auth_cli.add_parsers(sub)
-    from wbcreview.cli import aggregation as aggregation_cli
-
+    users_cli.add_parsers(sub)
     aggregation_cli.add_parsers(sub)
     return parser
 
@@ -371,6 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except _known_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except WbcreviewError as exc:
+        # Errors raised on purpose: one line (or a head line and every problem), exit 1.
+        problems = getattr(exc, "problems", None)
+        if problems and len(problems) > 1:
+            print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: logged with its traceback, one line with an id
+        ident = logs.incident(exc, f"command {args.command}")
+        print(f"error: {logs.unexpected_message(exc, ident)}", file=sys.stderr)
         return 1

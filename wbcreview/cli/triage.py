@@ -1,51 +1,16 @@
 """The label-error triage commands of `python -m wbcreview`: import-predictions, baseline,
 suspects, scores and bench-triage. `add_parsers(sub)` adds them to the CLI's subparsers;
-each command parses, calls the package, and turns its errors into `error: ...` (exit 1)."""
+each command parses, calls the Workspace, prints; the CLI's main turns errors into one line."""
 
 from __future__ import annotations
 
 import argparse
-import functools
-import sys
 from pathlib import Path
 
-
-def _errors() -> tuple[type[Exception], ...]:
-    from wbcreview.triage.baseline import BaselineError
-    from wbcreview.triage.benchmark import BenchError
-    from wbcreview.triage.features import FeatureError
-    from wbcreview.triage.predictions import PredictionsError
-    from wbcreview.triage.ranking import TriageError
-    from wbcreview.triage.scores import ScoresError
-
-    return (PredictionsError, TriageError, BaselineError, ScoresError, FeatureError, BenchError)
+from wbcreview.cli.common import Bar, workspace
 
 
-def _clean_errors(command):
-    """Print the package's own errors as one `error:` block (every problem) and exit 1."""
-
-    @functools.wraps(command)
-    def run(args) -> int:
-        try:
-            return command(args)
-        except _errors() as exc:
-            problems = getattr(exc, "problems", None)
-            if problems and len(problems) > 1:
-                head = str(exc).splitlines()[0]
-                print(f"error: {head}", file=sys.stderr)
-                for problem in problems:
-                    print(f"  {problem}", file=sys.stderr)
-            else:
-                print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return run
-
-
-@_clean_errors
 def cmd_import_predictions(args) -> int:
-    from wbcreview.cli import _resolve
-    from wbcreview.data import catalog
     from wbcreview.triage import predictions
 
     path = Path(args.file)
@@ -53,37 +18,33 @@ def cmd_import_predictions(args) -> int:
         data = path.read_bytes()
     except OSError as exc:
         raise predictions.PredictionsError(f"{path}: cannot be read ({exc.strerror})") from None
-    root = _resolve(args).root
-    with catalog.open_catalog(root) as cat:
+    with workspace(args) as ws:
         info = predictions.import_predictions(
-            root, cat.cursor(), data, args.name, filename=str(path), tolerance=args.tolerance
+            ws.root,
+            ws.catalog.cursor(),
+            data,
+            args.name,
+            filename=str(path),
+            tolerance=args.tolerance,
         )
     print(f"imported {info.describe()}")
     return 0
 
 
-@_clean_errors
 def cmd_baseline(args) -> int:
-    from wbcreview.cli import Bar, _resolve
-    from wbcreview.data import catalog
     from wbcreview.triage import baseline
 
-    root = _resolve(args).root
-    with catalog.open_catalog(root) as cat:
-        result = baseline.run_baseline(cat, progress=Bar(), name=args.name, seed=args.seed)
+    with workspace(args) as ws:
+        result = baseline.run_baseline(ws.catalog, progress=Bar(), name=args.name, seed=args.seed)
     print(result)
     return 0
 
 
-@_clean_errors
 def cmd_suspects(args) -> int:
-    from wbcreview.cli import _resolve
-    from wbcreview.data import catalog
     from wbcreview.triage import ranking as triage
 
-    root = _resolve(args).root
-    with catalog.open_catalog(root) as cat:
-        table = triage.ranking(cat, args.predictions or None, args.method)
+    with workspace(args) as ws:
+        table = triage.ranking(ws.catalog, args.predictions or None, args.method)
     if table.empty:
         raise triage.TriageError("no stored predictions: run `baseline` or `import-predictions`")
     if args.out:
@@ -94,23 +55,19 @@ def cmd_suspects(args) -> int:
     return 0
 
 
-@_clean_errors
 def cmd_scores(args) -> int:
-    from wbcreview.cli import _resolve, _store
     from wbcreview.curation import export as decisions
-    from wbcreview.data import catalog
     from wbcreview.triage import ranking as triage
     from wbcreview.triage import scores
 
-    src = _resolve(args)
-    with catalog.open_catalog(src.root) as cat, _store(args, src) as store:
-        files = triage.load_all(cat.root, args.predictions or None)
+    with workspace(args) as ws:
+        files = triage.load_all(ws.root, args.predictions or None)
         if not files:
             raise scores.ScoresError(
                 "no stored predictions: run `baseline` or `import-predictions`"
             )
-        frame = decisions.final_decisions(cat.cursor(), store)
-        summary, _ = scores.score_table(cat.cursor(), files, frame, kinds=("all", args.by))
+        frame = ws.final_decisions()
+        summary, _ = scores.score_table(ws.catalog.cursor(), files, frame, kinds=("all", args.by))
     print(f"final decisions: {decisions.summary_line(frame)}")
     groups = summary[summary["kind"] == args.by]["group"].unique() if args.by != "all" else []
     for kind, group in [("all", "all"), *((args.by, g) for g in groups)]:
@@ -120,9 +77,7 @@ def cmd_scores(args) -> int:
     return 0
 
 
-@_clean_errors
 def cmd_bench_triage(args) -> int:
-    from wbcreview.cli import Bar
     from wbcreview.triage import benchmark as triage_bench
 
     folder = None if args.painted else Path(args.from_folder)

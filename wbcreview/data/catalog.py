@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wbcreview import config
-from wbcreview.data import locator
+from wbcreview.data import labels, locator
 from wbcreview.data.release import CLASS_CODES, DEGRADATION_PARAMS, METADATA_COLUMNS, ORIGINAL_LABELS_DIR
 from wbcreview.data.source import Shard, discover
 
@@ -438,12 +439,11 @@ def _add_side_tables(con, root: Path) -> None:
         "file VARCHAR)"
     )
     con.execute("CREATE TABLE side_problems (file VARCHAR, problem VARCHAR)")
-    from wbcreview.data.labels import LabelFileError, read_original_labels
 
     for csv in original_label_files(root):
         try:
-            frame = read_original_labels(csv)  # noqa: F841 (read by DuckDB)
-        except LabelFileError as exc:
+            frame = labels.read_original_labels(csv)  # noqa: F841 (read by DuckDB)
+        except labels.LabelFileError as exc:
             con.execute("INSERT INTO side_problems VALUES (?, ?)", [str(csv), str(exc)])
             continue
         con.execute(
@@ -490,3 +490,72 @@ def info(cat: Catalog) -> dict:
 def dumps_info(cat: Catalog) -> str:
     """The catalog's info as JSON text."""
     return json.dumps(info(cat), indent=2)
+
+
+def import_label_files(root: Path | str, files: list[Path | str]) -> list[dict]:
+    """Validate original label files against the copy at `root`, then keep them for it.
+
+    Every file is checked first (format, labels, duplicates, and that its IDs are cells of
+    this copy); one bad file rejects all and nothing is written. Accepted files are copied
+    byte for byte beside the catalog, so "label differs from the original" works on a
+    user's copy. Importing the same file again replaces it (nothing is added twice).
+    Returns one summary dict per file: file, rows, labelled, known, unknown, differing.
+    """
+    if not files:
+        raise labels.LabelFileError("no label file given")
+    frames, problems = [], []
+    for f in files:
+        path = Path(f)
+        if not path.is_file():
+            problems.append(f"{path}: no such file")
+            continue
+        try:
+            frames.append((path, labels.read_original_labels(path)))
+        except labels.LabelFileError as exc:
+            problems.append(str(exc))
+    names = [p.name for p, _ in frames]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(f"two files are named {name}; rename one")
+    if problems:
+        raise labels.LabelFileError("\n".join(problems))
+    summaries = []
+    with open_catalog(Path(root)) as cat:
+        cur = cat.cursor()
+        for path, frame in frames:
+            ids = frame["image_id"].tolist()
+            current = dict(
+                cur.execute(
+                    "SELECT image_id, label FROM cells WHERE config = 'pristine' "
+                    "AND list_contains(?, image_id)",
+                    [ids],
+                ).fetchall()
+            )
+            known = sum(1 for i in ids if i in current)
+            if ids and not known:
+                problems.append(
+                    f"{path}: none of its {len(ids)} IDs is a cell of this copy (another copy?)"
+                )
+            differing = sum(
+                1
+                for i, lab in zip(ids, frame["label"], strict=True)
+                if lab and i in current and current[i] != lab
+            )
+            summaries.append(
+                {
+                    "file": path.name,
+                    "rows": len(ids),
+                    "labelled": int(frame["label"].notna().sum()),
+                    "known": known,
+                    "unknown": len(ids) - known,
+                    "differing": differing,
+                }
+            )
+    if problems:
+        raise labels.LabelFileError("\n".join(problems))
+    target = imported_labels_dir(Path(root))
+    target.mkdir(parents=True, exist_ok=True)
+    for path, _ in frames:
+        tmp = target / f".{path.name}.tmp"
+        shutil.copyfile(path, tmp)
+        tmp.replace(target / path.name)
+    return summaries

@@ -55,10 +55,10 @@ class DataSource:
 
 def hub_cache_dir() -> Path:
     """The Hugging Face Hub cache folder, honouring HF_HUB_CACHE and HF_HOME at call time."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    if config.environment("HF_HUB_CACHE"):
+        return Path(config.environment("HF_HUB_CACHE")).expanduser()
+    if config.environment("HF_HOME"):
+        return Path(config.environment("HF_HOME")).expanduser() / "hub"
     return Path("~/.cache/huggingface/hub").expanduser()
 
 
@@ -90,7 +90,7 @@ def resolve(data: str | Path | None = None) -> DataSource:
     """
     if data:
         return _explicit(Path(data), "--data")
-    env = os.environ.get("WBCREVIEW_DATA")
+    env = config.get("WBCREVIEW_DATA").strip()
     if env:
         return _explicit(Path(env), "WBCREVIEW_DATA")
     local = config.data_dir() / "wbcbench"

@@ -1,7 +1,8 @@
 """Everything that touches Streamlit: page setup, cached resources, shared widgets.
 
-Pages call `setup()` first, then the package. Cached resources hold connections and
-catalogs only; materialised DataFrames go through `st.cache_data` with a TTL and a bound.
+Pages open with `wbcreview.ui.page.page()`, which calls `setup()`, `ensure_demo()` and
+`catalog()` here. Cached resources hold connections and catalogs only; materialised
+DataFrames go through `st.cache_data` with a TTL and a bound.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ reload of the bare link (2 busy cores). The component's code is static; it only 
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,6 +26,11 @@ from wbcreview import ui
 from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.review.store import can
+from wbcreview.triage import ranking as triage
+from wbcreview.ui import session as session_ui
+from wbcreview.ui import suspects
+from wbcreview.ui.text import code, md  # noqa: F401 (browse.md / browse.code are shared)
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
 
@@ -128,10 +132,7 @@ def register_suspects(cur, cat: Catalog, state: BrowseState) -> BrowseState:
     """
     if state.sort != "suspicion":
         return state
-    from wbcreview.triage import ranking as triage
-    from wbcreview.ui import triage as triage_ui
-
-    ranking = triage_ui.suspect_ranking(cat)
+    ranking = suspects.suspect_ranking(cat)
     if ranking is None or ranking.empty:
         st.info(
             "No suspect ranking yet: import predictions or run the baseline on the Triage page."
@@ -171,11 +172,9 @@ def was_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
 
 def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     """Cell key -> a short note under the tile: "was XX" and the suspect rank, if any."""
-    from wbcreview.ui import triage as triage_ui
-
     notes = was_notes(cur, cat, rows)
     try:
-        ranking = triage_ui.suspect_ranking(cat)
+        ranking = suspects.suspect_ranking(cat)
     except Exception:  # a broken prediction file must not break browsing; Triage says why
         ranking = None
     if ranking is None or rows.empty:
@@ -218,19 +217,6 @@ def full_image(cat: Catalog, row: dict) -> bytes | None:
     frame = pd.DataFrame([row])
     request = query.image_requests(_shard_paths(cat, cat.fingerprint), frame)[0]
     return ui.reader().full(request)
-
-
-def code(text) -> str:
-    """Text for a Markdown code span (backticks removed; nothing inside is interpreted)."""
-    return "`" + str(text).replace("`", "'") + "`"
-
-
-def md(text) -> str:
-    """Text safe to put inside Markdown: every Markdown and HTML character escaped."""
-    out = html.escape(str(text), quote=False)
-    for ch in "\\`*_{}[]()#+-.!|~<>$":
-        out = out.replace(ch, "\\" + ch)
-    return out
 
 
 # --- the view state and the sidebar filters --------------------------------------------------
@@ -424,9 +410,6 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
 def _review_statuses(cat: Catalog) -> dict[str, str] | None:
     """cell_id -> review status from the decision store, or None when the session's
     reviewer may not see consensus (blind review: annotators see no one else's votes)."""
-    from wbcreview.review.store import can
-    from wbcreview.ui import session as session_ui
-
     reviewer = session_ui.current_reviewer()
     if reviewer is None or not can(reviewer, "see_all_votes"):
         return None

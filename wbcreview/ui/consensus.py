@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from wbcreview.data import query
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.review import aggregation
@@ -15,6 +16,7 @@ from wbcreview.review.store import (
     can,
 )
 from wbcreview.ui.audit import cell_history
+from wbcreview.ui.browse import thumb_uris
 from wbcreview.ui.session import (
     after_write,
     cached_cells,
@@ -333,9 +335,6 @@ def _table_page(rows: int) -> int:
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def _thumb_map(_cat: Catalog, fingerprint: str, cells: tuple[str, ...]) -> dict[str, str]:
     del fingerprint
-    from wbcreview.data import query
-    from wbcreview.ui.browse import thumb_uris
-
     if not cells:
         return {}
     rows = query.page(

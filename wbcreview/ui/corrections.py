@@ -10,6 +10,7 @@ import streamlit as st
 from wbcreview import config
 from wbcreview import files as fsutil
 from wbcreview.curation import export as decisions
+from wbcreview.data import catalog as catalog_mod
 from wbcreview.data import labels
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
@@ -125,7 +126,7 @@ def import_section(cat: Catalog, store: Store) -> None:
                     path.write_bytes(upload.getvalue())
                     paths.append(path)
                 try:
-                    for s in labels.import_label_files(cat.root, paths):
+                    for s in catalog_mod.import_label_files(cat.root, paths):
                         st.success(
                             f"{s['file']}: {s['rows']:,} rows, {s['known']:,} cells of this copy, "
                             f"{s['differing']:,} labels differ from the current ones"

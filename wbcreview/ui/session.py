@@ -25,8 +25,9 @@ from wbcreview.review.store import (
     StoreError,
     StoreUnavailable,
     can,
+    default_url,
 )
-from wbcreview.ui import browse
+from wbcreview.workspace import Workspace
 
 ROLE_HELP = {
     "annotator": "votes on cells; sees others' votes on a cell only after voting on it",
@@ -128,13 +129,12 @@ def current_reviewer() -> Reviewer | None:
 
 
 def store_url(src: source.DataSource | None) -> str:
-    """The store this session uses: the demo store for the demo copy (unless switched off),
-    else setting WBCREVIEW_DB / the default SQLite file."""
-    if src is not None and src.is_demo and st.session_state.get(_DEMO_SAVED, True):
-        return demo_votes.demo_store_url()
-    from wbcreview.review.store import default_url
-
-    return default_url()
+    """The store this session uses: the Workspace's rule, with the sidebar's demo-store
+    toggle (the demo store for the demo copy unless switched off)."""
+    if src is None:
+        return default_url()
+    demo_store = bool(st.session_state.get(_DEMO_SAVED, True))
+    return Workspace(src, demo_store=demo_store).store_url
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -288,8 +288,8 @@ def who_key(reviewer: Reviewer) -> tuple[str, str, str]:
 
 
 def as_code(text) -> str:
-    return browse.code(text)
+    return text.code(text)
 
 
 def as_md(text) -> str:
-    return browse.md(text)
+    return text.md(text)

@@ -19,6 +19,7 @@ from wbcreview.review.store import PermissionDenied, Reviewer, Store, StoreError
 from wbcreview.triage import baseline, features, predictions, scores
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
+from wbcreview.ui.suspects import _ranking, _stamp, suspect_ranking  # noqa: F401 (pages)
 from wbcreview.views import browse as gallery
 
 TOP_TILES = 24
@@ -41,34 +42,6 @@ def show_notice() -> None:
 
 
 # --- cached reads ----------------------------------------------------------------------------
-
-
-def _stamp(cat: Catalog, names: tuple[str, ...]) -> tuple:
-    """What a cached result over these prediction files depends on: their file versions."""
-    out = []
-    for info in predictions.list_predictions(cat.root):
-        if info.name in names:
-            stat = info.path.stat()
-            out.append((info.name, stat.st_size, stat.st_mtime_ns))
-    return tuple(out)
-
-
-@st.cache_data(ttl=600, max_entries=16, show_spinner="Ranking the cells...")
-def _ranking(_cat: Catalog, root: str, fingerprint: str, names: tuple, method: str, stamp):
-    del root, fingerprint, stamp  # cache key
-    return triage.ranking(_cat, list(names), method)
-
-
-def suspect_ranking(
-    cat: Catalog, names: list[str] | None = None, method: str = triage.DEFAULT_METHOD
-) -> pd.DataFrame | None:
-    """The suspect ranking of the copy (cached per prediction-file version), or None when
-    no prediction file is stored. For Browse: merge on cell_id for a rank/score column."""
-    stored = tuple(i.name for i in predictions.list_predictions(cat.root))
-    chosen = tuple(names) if names is not None else stored
-    if not chosen:
-        return None
-    return _ranking(cat, str(cat.root), cat.fingerprint, chosen, method, _stamp(cat, tuple(chosen)))
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Scoring the prediction files...")

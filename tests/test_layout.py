@@ -1,0 +1,217 @@
+"""The shape of the code: arrows run one way, the core runs without Streamlit, one error family,
+settings read in one place, and a README layout that matches the tree."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import wbcreview
+from wbcreview.errors import WbcreviewError
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "wbcreview"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+CORE = sorted(m for m in MODULES if not m.startswith("wbcreview.ui") and m != "wbcreview.__main__")
+
+
+def imports(path: Path) -> tuple[set[str], set[str]]:
+    """(module-level imports, function-local imports) of wbcreview modules in `path`."""
+    tree = ast.parse(path.read_text(), str(path))
+    top: set[str] = set()
+    local: set[str] = set()
+    me = module_name(path)
+    package = me if path.name == "__init__.py" else me.rsplit(".", 1)[0]
+
+    def targets(node) -> set[str]:
+        found = set()
+        if isinstance(node, ast.Import):
+            found = {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in MODULES else base)
+        return {t for t in found if t.startswith("wbcreview") and t in MODULES}
+
+    def walk(node, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                (local if in_function else top).update(targets(child))
+            nested = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            walk(child, nested)
+
+    walk(tree, False)
+    return top - {me}, local - {me}
+
+
+GRAPH = {m: imports(p) for m, p in MODULES.items()}
+
+
+def cycle_through(start: str, edges: dict[str, set[str]]) -> list[str] | None:
+    """A path start -> ... -> start in `edges`, or None."""
+    stack = [(start, [start])]
+    seen = set()
+    while stack:
+        node, path = stack.pop()
+        for nxt in sorted(edges.get(node, ())):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def test_no_import_cycle_between_modules():
+    edges = {m: top for m, (top, _) in GRAPH.items()}
+    cycles = [c for m in edges if (c := cycle_through(m, edges))]
+    assert not cycles, "import cycle: " + " -> ".join(cycles[0])
+
+
+def reaches(start: str, goal: str, edges: dict[str, set[str]]) -> list[str] | None:
+    """A path start -> ... -> goal in `edges`, or None."""
+    stack, seen = [(start, [start])], {start}
+    while stack:
+        node, path = stack.pop()
+        if node == goal:
+            return path
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*path, nxt]))
+    return None
+
+
+def test_no_function_local_import_dodges_a_cycle():
+    # A lazy import of a heavy module is fine; one that would close a cycle is not.
+    edges = {m: top | local for m, (top, local) in GRAPH.items()}
+    dodges = []
+    for m, (_top, local) in GRAPH.items():
+        for target in sorted(local):
+            back = reaches(target, m, edges)
+            if back:
+                dodges.append(f"{m} imports {target} in a function: " + " -> ".join([m, *back]))
+    assert not dodges, "\n".join(dodges)
+
+
+def test_core_modules_never_import_streamlit_in_a_fresh_interpreter():
+    code = (
+        "import importlib, sys\n"
+        f"for name in {CORE!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('streamlit' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False", "a core module imported streamlit"
+
+
+def test_only_ui_and_pages_import_streamlit():
+    offenders = []
+    for path in [*PACKAGE.rglob("*.py")]:
+        if "ui" in path.relative_to(PACKAGE).parts[:1]:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(n.split(".")[0] == "streamlit" for n in names):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders
+
+
+def test_only_config_reads_the_environment():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "config.py" and path.parent == PACKAGE:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"environ", "getenv"}
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, "read settings through wbcreview.config: " + ", ".join(offenders)
+
+
+@pytest.mark.parametrize("name", sorted(m for m in MODULES if m != "wbcreview.__main__"))
+def test_every_error_class_is_a_wbcreview_error(name):
+    if name.startswith("wbcreview.ui"):
+        pytest.importorskip("streamlit")
+    module = importlib.import_module(name)
+    for attr, value in vars(module).items():
+        if (
+            inspect.isclass(value)
+            and issubclass(value, Exception)
+            and value.__module__ == name
+            and not attr.startswith("_")
+        ):
+            assert issubclass(value, WbcreviewError), f"{name}.{attr} is not a WbcreviewError"
+
+
+def test_readme_layout_lists_every_package_and_top_module():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    packages = {m.name for m in pkgutil.iter_modules(wbcreview.__path__)}
+    missing = sorted(p for p in packages if p != "__main__" and f"{p}" not in section)
+    assert not missing, f"README layout does not mention: {missing}"
+
+
+def test_the_core_never_imports_upwards():
+    upper = ("wbcreview.workspace", "wbcreview.ui", "wbcreview.cli")
+    core = ("wbcreview.data", "wbcreview.review", "wbcreview.curation", "wbcreview.triage")
+    core += ("wbcreview.demo", "wbcreview.views", "wbcreview.config", "wbcreview.errors")
+    wrong = [
+        f"{m} imports {t}"
+        for m, (top, local) in GRAPH.items()
+        if m.startswith(core)
+        for t in top | local
+        if t.startswith(upper)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_settings_inside_a_test_are_the_defaults():
+    from wbcreview import config
+
+    for s in config.SETTINGS:
+        if s.name != "WBCREVIEW_HOME":
+            assert config.get(s.name) == s.default, s.name
+
+
+def test_a_setting_from_the_shell_never_reaches_a_test():
+    env = {**os.environ, "WBCREVIEW_QUORUM": "0.99", "WBCREVIEW_DB": "sqlite:////nowhere/x.db"}
+    node = "tests/test_layout.py::test_settings_inside_a_test_are_the_defaults"
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", node],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout[-2000:]

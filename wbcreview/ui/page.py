@@ -1,0 +1,65 @@
+"""The opening every page shares, and the one place errors become what the user sees.
+
+A page file is `with page("Title") as ws:` then widgets, one call and rendering. `page()` sets
+the page up (config, sign-in, the data source, the demo copy and the catalog with progress
+bars, the reviewer and the decision store when asked) and skips the body when something is
+missing, after saying what. Inside the body a WbcreviewError is shown once as `st.error`;
+anything else is a bug: logged with its traceback under an incident id, shown as one line with
+that id to quote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from wbcreview import logs, ui
+from wbcreview.errors import WbcreviewError
+from wbcreview.ui import browse, session
+from wbcreview.workspace import Workspace
+
+
+@contextmanager
+def page(
+    title: str,
+    *,
+    store: bool | str = False,
+    reviewer: bool | None = None,
+    links: bool = False,
+    heading: str | None = None,
+) -> Iterator[Workspace]:
+    """Open a page and yield its Workspace (copy, catalog, and with `store` the decision store
+    and the reviewer as `ws.user`); the body is skipped when something is missing.
+
+    `store="optional"` goes on without a store when it cannot be opened (after saying so).
+    `reviewer` (default: the same as `store`) shows the identity box in the sidebar; `links`
+    the browsing pages' sidebar links; `heading` the page title (default `title`; "" none).
+    """
+    src = ui.setup(title)
+    if links:
+        browse.navigation()
+    if heading != "":
+        st.title(heading or title)
+    if src is None or not ui.ensure_demo(src):
+        st.stop()
+    cat = ui.catalog(src)
+    if cat is None:
+        st.stop()
+    user = None
+    decisions = None
+    if reviewer if reviewer is not None else bool(store):
+        user = session.identity_sidebar()
+    if store:
+        decisions = session.open_store(src, cat)
+        if decisions is None and store != "optional":
+            st.stop()
+    ws = Workspace.attach(src, catalog=cat, store=decisions, user=user)
+    try:
+        yield ws
+    except WbcreviewError as exc:
+        st.error(browse.md(exc))
+    except Exception as exc:  # a bug: keep the traceback in the log, one line for the user
+        ident = logs.incident(exc, f"page {title}")
+        st.error(logs.unexpected_message(exc, ident))
