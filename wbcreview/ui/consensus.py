@@ -286,12 +286,12 @@ def _save_choice(store: Store, admin: Reviewer, method: str, threshold: float) -
 def _routing(table: pd.DataFrame, method: str, threshold: float, min_votes: int) -> None:
     """The expected errors and the expert's load for this method and threshold."""
     r = aggregation.routing(table)
-    m = st.columns(4)
-    m[0].metric("Agreed without the expert", f"{r['agreed']:,}")
-    m[1].metric("Sent to the expert (disputed)", f"{r['to_expert']:,}")
-    m[2].metric("Expected wrong agreed decisions", f"{r['expected_wrong']:.1f}")
+    m = st.columns(3)
+    load = r["to_expert"] / r["cells"] if r["cells"] else 0.0
+    m[0].metric("Expert's load (disputed cells)", f"{r['to_expert']:,}", f"{load:.0%} of cells")
+    m[1].metric("Expected wrong agreed decisions", f"{r['expected_wrong']:.1f}")
     acc = r["expected_accuracy"]
-    m[3].metric("Expected accuracy of agreed", "—" if acc != acc else f"{acc:.1%}")
+    m[2].metric("Expected accuracy of agreed", "—" if acc != acc else f"{acc:.1%}")
     rule = (
         "the leading decision's share of the votes"
         if method in aggregation.SHARE_METHODS
