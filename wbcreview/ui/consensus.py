@@ -179,8 +179,8 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
         st.dataframe(
             consensus_mod.hard_group_agreement(votes, labels), hide_index=True, width="stretch"
         )
-        _annotator_models(store, reviewer, cat, cells, method)
         _calibration_section(store, reviewer, votes, _adjudications, labels)
+        _annotator_models(store, reviewer, cat, cells, method)
 
 
 def _calibration_section(store: Store, reviewer: Reviewer, votes, adjudications, labels) -> None:
