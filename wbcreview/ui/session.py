@@ -27,6 +27,7 @@ from wbcreview.review.store import (
     can,
     default_url,
 )
+from wbcreview.ui import text as ui_text
 from wbcreview.workspace import Workspace
 
 ROLE_HELP = {
@@ -287,9 +288,9 @@ def who_key(reviewer: Reviewer) -> tuple[str, str, str]:
     return (reviewer.name, reviewer.team, reviewer.role)
 
 
-def as_code(text) -> str:
-    return text.code(text)
+def as_code(value) -> str:
+    return ui_text.code(value)
 
 
-def as_md(text) -> str:
-    return text.md(text)
+def as_md(value) -> str:
+    return ui_text.md(value)
