@@ -136,7 +136,7 @@ def test_a_full_cycle_three_votes_agreed_adjudicated_and_audited(db_url, cells):
     assert set(votes["label"]) == {target} and set(votes["queue_id"]) == {1}
 
     app.goto(CONSENSUS)  # still Cat, an annotator: sees the cell she voted on
-    table = app.at.dataframe[0].value
+    table = next(d.value for d in app.at.dataframe if "cell_id" in d.value.columns)
     row = table[table["cell_id"] == chosen[0]].iloc[0]
     assert row["status"] == "agreed" and row["votes"] == 3
     assert row["leading"] == review.describe_decision("correct", target)
@@ -153,7 +153,7 @@ def test_a_full_cycle_three_votes_agreed_adjudicated_and_audited(db_url, cells):
     assert f"Decision saved for cell `{chosen[0]}`" in app.text()
 
     app.goto(CONSENSUS)
-    table = app.at.dataframe[0].value
+    table = next(d.value for d in app.at.dataframe if "cell_id" in d.value.columns)
     row = table[table["cell_id"] == chosen[0]].iloc[0]
     assert row["status"] == "adjudicated" and row["adjudicated_by"] == "Eve"
 
