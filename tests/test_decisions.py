@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from wbcreview.cli import main
 from wbcreview.curation import export as decisions
+from wbcreview.curation import imports
 from wbcreview.data.catalog import open_catalog
 from wbcreview.data.labels import read_original_labels
 from wbcreview.data.release import CLASS_CODES
@@ -66,13 +67,15 @@ def test_final_decisions_have_every_export_column(cycle):
     assert decisions.summary_line(frame) == "1 corrected, 1 removed, 1 retained"
 
 
-def test_csv_export_has_summary_and_neutralised_formulas(cycle, tmp_path, capsys):
+def test_csv_export_is_header_then_rows_with_neutralised_formulas(cycle, tmp_path, capsys):
     out = tmp_path / "decisions.csv"
     code = main(["export", "--data", str(cycle["root"]), "--db", cycle["url"], "--out", str(out)])
     assert code == 0
     assert "1 corrected, 1 removed, 1 retained" in capsys.readouterr().out
     raw = out.read_bytes()
-    assert raw.startswith(b"# 1 corrected, 1 removed, 1 retained\r\n")
+    assert raw.startswith(b"image_id,config,split,patient_hash,current_label,original_label,")
+    read = pd.read_csv(out)
+    assert read.shape == (3, len(decisions.EXPORT_COLUMNS))
     assert b"'=HYPERLINK" in raw and b"'+fine" in raw
     back = decisions.read_decisions(out)
     assert back.set_index("image_id").loc[cycle["a"], "note"] == '=HYPERLINK("http://x")'
@@ -125,9 +128,10 @@ def test_challenge_format_export(cycle, tmp_path):
     ])  # fmt: skip
     assert code == 0
     raw = out.read_bytes()
-    assert raw.startswith(b"ID,labels\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    assert raw.startswith(b"ID,labels,split\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
     frame = read_original_labels(out).set_index("image_id")
     assert frame.loc[cycle["a"], "label"] == "BNE"
+    assert set(frame["split"]) == {"phase2_train"}
     assert cycle["b"] not in frame.index
     assert frame.loc[cycle["c"], "label"] == cycle["c_label"]
 
@@ -157,9 +161,9 @@ def test_offline_votes_import_once(cycle, tmp_path, capsys):
         cycle["url"],
     ]
     assert main(args) == 0
-    assert "3 new vote(s)" in capsys.readouterr().out
+    assert "3 new vote(s) for team Team 7, 0 row(s) already stored" in capsys.readouterr().out
     assert main(args) == 0
-    assert "0 new vote(s)" in capsys.readouterr().out
+    assert "0 new vote(s) for team Team 7, 3 row(s) already stored" in capsys.readouterr().out
     with Store.open(cycle["url"]) as store:
         imported = store.votes_frame()
     imported = imported[imported["team"] == "Team 7"]
@@ -187,7 +191,7 @@ def test_bad_vote_file_lists_every_problem_and_writes_nothing(cycle, tmp_path, c
     assert code == 1
     for line, text in [
         (2, "correct without a label"), (3, "unknown image_id '99999999'"), (4, "unknown label 'XYZ'"),
-        (5, "bad time 'yesterday'"), (6, "time '2999-01-01T00:00:00Z' is in the future"), (7, "unknown action 'frobnicate'"),
+        (5, "bad time 'yesterday'"), (6, "time '2999-01-01T00:00:00Z' is outside the years 1900-2100"), (7, "unknown action 'frobnicate'"),
         (9, "duplicate of line 8"),
     ]:  # fmt: skip
         assert f"line {line}: {text}" in err
@@ -200,9 +204,9 @@ def test_vote_file_without_required_columns_is_refused(cycle, tmp_path):
     f.write_text("id,who\n1,2\n")
     with (
         open_catalog(cycle["root"]) as cat,
-        pytest.raises(decisions.DecisionsError, match="missing column"),
+        pytest.raises(decisions.DecisionsError, match="line 1: unknown column 'id'"),
     ):
-        decisions.read_vote_file(f, cat.cursor())
+        imports.read_vote_file(f, cat.cursor())
 
 
 texts = st.one_of(

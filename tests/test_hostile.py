@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 from wbcreview.curation import export as decisions
+from wbcreview.curation import imports
 from wbcreview.data import catalog, labels
 from wbcreview.files import UnsafePath, safe_child
 from wbcreview.review.store import Reviewer, Store
@@ -156,7 +157,7 @@ def test_read_vote_file_raises_only_its_own_error(tmp_path, fuzz_catalog, data):
     path = tmp_path / "votes.csv"
     path.write_bytes(data)
     try:
-        rows = decisions.read_vote_file(path, fuzz_catalog.cursor())
+        rows = imports.read_vote_file(path, fuzz_catalog.cursor())
     except decisions.DecisionsError:
         return
     assert isinstance(rows, list)

@@ -44,10 +44,10 @@ def test_written_file_is_byte_exact(tmp_path):
     "content, message",
     [
         (b"", "the file is empty"),
-        (b"image,label\r\n", "header must start with ID,labels"),
+        (b"image,label\r\n", "line 1: unknown column 'image'.*missing column\\(s\\) ID, labels"),
         (b"ID,labels\r\n01.jpg,XYZ\r\n", "line 2: unknown label 'XYZ'"),
         (b"ID,labels\r\n01.jpg,SNE\r\n01.jpg,LY\r\n", "line 3: ID 01.jpg already on line 2"),
-        (b"\xff\xfe\x00bad", "cannot be read as UTF-8"),
+        (b"\xff\xfe\x00bad", "line 1: byte 0 is not UTF-8 text"),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path, content, message):

@@ -213,9 +213,12 @@ class Workspace:
         split, patient_hash."""
         return workflow.catalog_cells(self.catalog.cursor())
 
-    def import_labels(self, files: list[Path]) -> list[dict]:
-        """Bring in original challenge label files; one summary dict per file."""
-        return catalog_mod.import_label_files(self.root, files)
+    def import_labels(self, files: list[Path], names: list[str] | None = None) -> list[dict]:
+        """Bring in original challenge label files; one summary dict per file.
+
+        `names` are how messages call the files (uploads' own names; default: the paths).
+        """
+        return catalog_mod.import_label_files(self.root, files, names=names)
 
     def optimize(self, out: Path, rows_per_group: int, progress: Progress | None = None):
         """Write the copy again with small row groups (fast image reads) into `out`."""
@@ -251,8 +254,15 @@ class Workspace:
         if fmt == "challenge":
             if not split:
                 raise export.DecisionsError("--format challenge needs --split SPLIT")
-            return export.challenge_bytes(self.catalog.cursor(), frame, split), frame
+            report = self.health()  # a copy that fails `check` gives no challenge labels
+            return export.challenge_bytes(self.catalog.cursor(), frame, split, report), frame
         return export.export_bytes(frame, fmt), frame
+
+    def protected_paths(self) -> list[Path]:
+        """What an output file may never overwrite: the data copy, the catalogs, the store."""
+        from wbcreview import files
+
+        return [self.root, config.data_dir() / "catalog", *files.sqlite_files(self.store_url)]
 
     def apply(self, out: Path, decisions_file: Path | None = None, progress=None):
         """Write a curated copy into `out`: the store's final decisions, or those of a file."""
@@ -264,8 +274,11 @@ class Workspace:
             frame = self.final_decisions()
         return apply.apply_decisions(self.root, out, frame, progress=progress)
 
-    def import_votes(self, file: Path, team: str) -> int:
-        """Import a team's offline vote file; return the number of new votes."""
-        from wbcreview.curation import export
+    def import_votes(self, file: Path, team: str, name: str | None = None):
+        """Import a team's offline vote file; return its ImportReport (new and stored rows).
 
-        return export.import_vote_file(file, team, self.store, self.catalog.cursor())
+        `name` is how messages call the file (an upload's own name; default: the path).
+        """
+        from wbcreview.curation import imports
+
+        return imports.import_vote_file(file, team, self.store, self.catalog.cursor(), name=name)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from wbcreview import __version__, config, logs
 from wbcreview.cli import aggregation as aggregation_cli
+from wbcreview.cli import finders as finders_cli
 from wbcreview.cli import triage as triage_cli
 from wbcreview.cli import users as users_cli
 from wbcreview.cli.common import Bar, workspace
@@ -106,21 +107,26 @@ def cmd_apply(args) -> int:
             Path(args.decisions) if args.decisions else None,
             progress=Bar(),
         )
+    for stale in summary.stale_removed:
+        print(f"removed {stale}, left by an earlier run that was killed", file=sys.stderr)
     print(f"curated copy written to {args.out}: {summary}")
     return 0
 
 
 def cmd_export(args) -> int:
+    from wbcreview import files
     from wbcreview.curation import export
 
     out = Path(args.out)
+    if args.format == "challenge" and not args.split:
+        raise export.DecisionsError("--format challenge needs --split SPLIT")
     with workspace(args) as ws:
+        files.check_output_file(out, force=args.force, protected=ws.protected_paths())
         data, frame = ws.export_bytes(
             args.format, split=args.split, include_agreed=args.include_agreed
         )
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        files.write_file(out, data)
     except OSError as exc:
         raise export.DecisionsError(f"{out}: cannot be written ({exc.strerror})") from None
     print(f"{export.summary_line(frame)}; written to {out}")
@@ -129,8 +135,8 @@ def cmd_export(args) -> int:
 
 def cmd_import_votes(args) -> int:
     with workspace(args) as ws:
-        added = ws.import_votes(Path(args.file), args.team)
-    print(f"{added} new vote(s) imported from {args.file} for team {args.team}")
+        report = ws.import_votes(Path(args.file), args.team, name=args.file)
+    print(report)
     return 0
 
 
@@ -216,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--include-agreed", action="store_true", help="also agreed, not yet adjudicated cells"
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing file (never the data copy, the catalog or the store)",
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import-votes", help="import a team's offline votes (CSV)")
@@ -239,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     triage_cli.add_parsers(sub)
     users_cli.add_parsers(sub)
     aggregation_cli.add_parsers(sub)
+    finders_cli.add_parsers(sub)
     return parser
 
 

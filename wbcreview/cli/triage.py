@@ -5,6 +5,7 @@ each command parses, calls the Workspace, prints; the CLI's main turns errors in
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from wbcreview.cli.common import Bar, workspace
@@ -80,7 +81,18 @@ def cmd_scores(args) -> int:
 def cmd_bench_triage(args) -> int:
     from wbcreview.triage import benchmark as triage_bench
 
-    folder = None if args.painted else Path(args.from_folder)
+    if args.painted:
+        folder = None
+    elif args.from_folder:
+        folder = Path(args.from_folder)
+    else:
+        folder = triage_bench.default_folder()
+        if folder is None:
+            print(
+                f"no real images at {triage_bench.PBC_SAMPLE}: using painted demo cells "
+                "(pass --from-folder DIR for real images)",
+                file=sys.stderr,
+            )
     result = triage_bench.run(
         from_folder=folder,
         cells=args.cells,
@@ -168,9 +180,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--from-folder",
-        default=str(pbc_sample),
+        default=None,
         metavar="DIR",
-        help=f"real images, one sub-folder per class (default {pbc_sample})",
+        help=f"real images, one sub-folder per class (default {pbc_sample} when it exists, "
+        "else painted demo cells)",
     )
     p.add_argument("--painted", action="store_true", help="use painted demo cells instead")
     p.add_argument("--cells", type=int, default=None, help="cells (default: all images, or 2000)")

@@ -46,6 +46,7 @@ class ApplySummary:
     shards_rewritten: int
     shards_copied: int
     seconds: float
+    stale_removed: tuple[Path, ...] = ()  # partial folders of killed earlier runs
 
     def __str__(self) -> str:
         return (
@@ -114,6 +115,7 @@ def apply_decisions(
         fsutil.check_new_folder(data, out)
     except fsutil.UnsafePath as exc:
         raise ApplyError(str(exc)) from exc
+    stale = tuple(fsutil.remove_stale_partials(out))
     with open_catalog(data) as cat:
         cur = cat.cursor()
         cells = {r[0] for r in cur.execute("SELECT DISTINCT cell_id FROM cells").fetchall()}
@@ -125,10 +127,12 @@ def apply_decisions(
             "FROM cells c JOIN shards s USING (shard_id) WHERE list_contains(?, c.cell_id)",
             [effective["image_id"].tolist()],
         ).df()
+        # The label of every decided cell before the change (retained ones too: the
+        # CHANGELOG names the label each kept).
         current = dict(
             cur.execute(
                 "SELECT image_id, label FROM cells WHERE config = 'pristine' AND list_contains(?, image_id)",
-                [effective["image_id"].tolist()],
+                [frame["image_id"].tolist()],
             ).fetchall()
         )
     by_cell = effective.set_index("image_id")
@@ -171,6 +175,7 @@ def apply_decisions(
         shards_rewritten=rewritten,
         shards_copied=copied,
         seconds=time.monotonic() - started,
+        stale_removed=stale,
     )
 
 
@@ -239,11 +244,7 @@ def _changelog(frame: pd.DataFrame, current: dict[str, str], affected: pd.DataFr
         elif action == "remove":
             change = "removed"
         else:
-            change = (
-                f"retained ({current.get(image_id, 'label kept')})"
-                if image_id in current
-                else "retained"
-            )
+            change = f"retained ({current[image_id]})" if image_id in current else "retained"
         note = (
             "" if note is None or pd.isna(note) else str(note).replace("|", "/").replace("\n", " ")
         )

@@ -1,5 +1,4 @@
-"""Correction lists in and out: final decisions, export files, the challenge format, and
-votes imported from teams that worked offline.
+"""Correction lists out: final decisions, export files (docs/FORMATS.md), the challenge format.
 
 A final decision is the expert's adjudication of a cell (optionally also the agreed
 consensus of cells not yet adjudicated). One row per cell, keyed by the cell's pristine
@@ -11,30 +10,79 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from wbcreview.curation.errors import DecisionsError
 from wbcreview.data.release import CLASS_CODES
-from wbcreview.errors import WbcreviewError
 from wbcreview.review import aggregation
 
 FORMATS = ("csv", "parquet", "json")
-EXPORT_COLUMNS = (
-    "image_id", "config", "split", "patient_hash", "original_label", "challenge_label",
-    "final_label", "action", "reason", "votes", "tally", "agreement", "status", "adjudicator",
-    "note", "decided_at", "degraded_image_ids", "method", "threshold",
-)  # fmt: skip
-VOTE_FILE_COLUMNS = ("image_id", "annotator", "action", "label", "reason", "comment", "time")
+# Each export column and its type, whatever the content (docs/FORMATS.md lists them).
+# current_label: the label in the copy; original_label: the challenge label file's label.
+COLUMN_TYPES: dict[str, str] = {
+    "image_id": "string",
+    "config": "string",
+    "split": "string",
+    "patient_hash": "string",
+    "current_label": "string",
+    "original_label": "string",
+    "final_label": "string",
+    "action": "string",
+    "reason": "string",
+    "votes": "int64",
+    "tally": "string",
+    "agreement": "float64",
+    "status": "string",
+    "adjudicator": "string",
+    "note": "string",
+    "decided_at": "timestamp",
+    "degraded_image_ids": "list",
+    "method": "string",
+    "threshold": "float64",
+}
+EXPORT_COLUMNS = tuple(COLUMN_TYPES)
+CHALLENGE_COLUMNS = ("ID", "labels", "split")
 # Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_UID_NAMESPACE = uuid.UUID("0b6c4f5e-7f0a-4c53-9d0e-2a9f3c1b7e44")
 
 
-class DecisionsError(WbcreviewError):
-    """Decisions or votes cannot be exported, read or imported as given."""
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The decisions with every export column in its fixed type (COLUMN_TYPES).
+
+    Text columns hold str or None, `votes` int64, `agreement` float64, `decided_at` a UTC
+    timestamp (NaT when missing), `degraded_image_ids` a list of str (empty when none).
+    """
+    frame = frame.reindex(columns=list(EXPORT_COLUMNS))
+    out = {}
+    for col, kind in COLUMN_TYPES.items():
+        values = frame[col]
+        if kind == "string":
+            out[col] = pd.Series(
+                [None if _missing(v) else str(v) for v in values], index=frame.index, dtype=object
+            )
+        elif kind == "int64":
+            out[col] = pd.to_numeric(values, errors="coerce").fillna(0).astype("int64")
+        elif kind == "float64":
+            out[col] = pd.to_numeric(values, errors="coerce").astype("float64")
+        elif kind == "timestamp":
+            out[col] = pd.to_datetime(values, utc=True, errors="coerce").astype(
+                "datetime64[us, UTC]"
+            )
+        else:
+            out[col] = pd.Series([_id_list(v) for v in values], index=frame.index, dtype=object)
+    return pd.DataFrame(out, columns=list(EXPORT_COLUMNS)).reset_index(drop=True)
+
+
+def _id_list(value) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    if hasattr(value, "tolist"):
+        return [str(v) for v in value.tolist()]
+    if _missing(value) or value == "":
+        return []
+    return [v for v in str(value).split(";") if v]
 
 
 def final_decisions(
@@ -43,21 +91,21 @@ def final_decisions(
     """The final decision of every decided cell, with its votes and the catalog's facts.
 
     `cur` is a catalog cursor, `store` an open Store. Adjudicated cells always; with
-    `include_agreed` also cells whose consensus is agreed but not yet adjudicated, under
-    `method` and `threshold` (None: the store's aggregation choice). Columns:
-    EXPORT_COLUMNS; `method` and `threshold` say what agreed a decision ('expert' for an
-    expert's adjudication). Empty (with those columns) when nothing is decided.
+    `include_agreed` also cells whose consensus is agreed but not yet adjudicated.
+    Columns: EXPORT_COLUMNS. Empty (with those columns) when nothing is decided. Agreed
+    cells follow `method` and `threshold` (None: the store's aggregation choice); `method`
+    and `threshold` say what agreed a decision ('expert' for an expert's adjudication).
     """
     votes = store.current_votes()
     adjudications = store.current_adjudications()
     cells = cur.execute(
-        "SELECT c.image_id, c.split, c.patient_hash, c.label, o.label AS challenge_label "
+        "SELECT c.image_id, c.split, c.patient_hash, c.label, o.label AS original_label "
         "FROM cells c LEFT JOIN (SELECT image_id, any_value(label) AS label FROM original_labels "
         "WHERE label IS NOT NULL GROUP BY image_id) o USING (image_id) WHERE c.config = 'pristine'"
     ).df()
     labels = dict(zip(cells["image_id"], cells["label"], strict=True))
     if votes.empty and adjudications.empty:
-        return pd.DataFrame(columns=list(EXPORT_COLUMNS))
+        return typed(pd.DataFrame(columns=list(EXPORT_COLUMNS)))
     if method is None:
         method, threshold = aggregation.choice(store.aggregation_choice())
     table = aggregation.consensus_table(
@@ -69,7 +117,7 @@ def final_decisions(
         keep |= table["status"] == "agreed"
     table = table[keep & table["final_action"].notna()]
     if table.empty:
-        return pd.DataFrame(columns=list(EXPORT_COLUMNS))
+        return typed(pd.DataFrame(columns=list(EXPORT_COLUMNS)))
     adj = adjudications.set_index("cell_id") if not adjudications.empty else None
     facts = cells.set_index("image_id")
     degraded = cur.execute(
@@ -94,7 +142,7 @@ def final_decisions(
         produced = (rec["method"], rec["threshold"])
         if rec["status"] == "adjudicated" and adj is not None and cell in adj.index:
             note = adj.loc[cell, "note"]
-            decided_at = pd.Timestamp(adj.loc[cell, "created_at"]).isoformat()
+            decided_at = pd.Timestamp(adj.loc[cell, "created_at"])
             expert = adj.loc[cell, "basis"] != "consensus"
             produced = ("expert", None) if expert else aggregation.produced_by(note)
         rows.append(
@@ -103,30 +151,30 @@ def final_decisions(
                 "config": "pristine",
                 "split": fact["split"],
                 "patient_hash": fact["patient_hash"],
-                "original_label": fact["label"],
-                "challenge_label": None
-                if pd.isna(fact["challenge_label"])
-                else fact["challenge_label"],
+                "current_label": fact["label"],
+                "original_label": None
+                if pd.isna(fact["original_label"])
+                else fact["original_label"],
                 "final_label": final_label,
                 "action": action,
                 "reason": rec["final_reason"],
                 "votes": int(rec["votes"]),
-                "tally": rec["tally"] or "",
+                "tally": rec["tally"] or None,
                 "agreement": round(float(rec["share"]), 4),
                 "status": rec["status"],
                 "adjudicator": rec["adjudicated_by"],
                 "note": None if note is None or pd.isna(note) else note,
                 "decided_at": decided_at,
-                "degraded_image_ids": degraded.get(cell, ""),
+                "degraded_image_ids": [d for d in (degraded.get(cell) or "").split(";") if d],
                 "method": produced[0],
                 "threshold": produced[1],
             }
         )
     # "correct" to the label a cell already has changes nothing: count it as retained.
     frame = pd.DataFrame(rows, columns=list(EXPORT_COLUMNS))
-    same = (frame["action"] == "correct") & (frame["final_label"] == frame["original_label"])
+    same = (frame["action"] == "correct") & (frame["final_label"] == frame["current_label"])
     frame.loc[same, "action"] = "retain"
-    return frame.sort_values("image_id").reset_index(drop=True)
+    return typed(frame.sort_values("image_id"))
 
 
 def summary_line(frame: pd.DataFrame) -> str:
@@ -159,60 +207,100 @@ def unneutralise(value):
 
 
 def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The decisions as a file's content: csv (summary line first), parquet or json."""
+    """The decisions as a file's content: csv, parquet or json (docs/FORMATS.md).
+
+    Each reads back with pandas' defaults (`read_csv`, `read_parquet`, `read_json`) into one
+    row per decision and the columns EXPORT_COLUMNS. CSV: header then rows, missing values
+    empty, degraded ids joined by `;`, text a spreadsheet would run as a formula prefixed with
+    `'`. JSON: a list of records, missing values null, degraded ids a list. Parquet: the
+    fixed schema of `parquet_schema()`, the summary line in the metadata key
+    `wbcreview_summary`.
+    """
     if fmt not in FORMATS:
         raise DecisionsError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    frame = frame.reindex(columns=list(EXPORT_COLUMNS))
-    summary = summary_line(frame)
+    frame = typed(frame)
     if fmt == "csv":
         out = io.StringIO(newline="")
-        out.write(f"# {summary}\r\n")
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(EXPORT_COLUMNS)
-        for row in frame.itertuples(index=False):
-            writer.writerow(
-                [
-                    "" if _missing(v) else neutralise(v if isinstance(v, str) else str(v))
-                    for v in row
-                ]
-            )
+        for rec in frame.to_dict("records"):
+            writer.writerow([_csv_text(rec[col], COLUMN_TYPES[col]) for col in EXPORT_COLUMNS])
         return out.getvalue().encode("utf-8")
     if fmt == "json":
         records = [
-            {k: (None if _missing(v) else v) for k, v in r.items()}
-            for r in frame.to_dict("records")
+            {col: _json_value(rec[col], COLUMN_TYPES[col]) for col in EXPORT_COLUMNS}
+            for rec in frame.to_dict("records")
         ]
-        return json.dumps(
-            {"summary": summary, "decisions": records}, indent=1, default=str
-        ).encode()
+        return json.dumps(records, indent=1, ensure_ascii=False).encode("utf-8")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(
-        frame.astype(object).where(frame.notna(), None), preserve_index=False
-    )
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), b"wbcreview_summary": summary.encode()}
-    )
+    schema = parquet_schema().with_metadata({b"wbcreview_summary": summary_line(frame).encode()})
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     buf = io.BytesIO()
     pq.write_table(table, buf)
     return buf.getvalue()
 
 
+def parquet_schema():
+    """The Arrow schema of the parquet export: the same whatever the content."""
+    import pyarrow as pa
+
+    kinds = {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "list": pa.list_(pa.string()),
+    }
+    return pa.schema([(col, kinds[kind]) for col, kind in COLUMN_TYPES.items()])
+
+
+def _csv_text(value, kind: str) -> str:
+    if kind == "list":
+        return neutralise(";".join(value))
+    if _missing(value):
+        return ""
+    if kind == "timestamp":
+        return value.isoformat()
+    if kind == "float64":
+        return repr(float(value))
+    return neutralise(str(value))
+
+
+def _json_value(value, kind: str):
+    if kind == "list":
+        return list(value)
+    if _missing(value):
+        return None
+    if kind == "timestamp":
+        return value.isoformat()
+    if kind == "int64":
+        return int(value)
+    if kind == "float64":
+        return float(value)
+    return str(value)
+
+
 def _missing(value) -> bool:
-    return value is None or (not isinstance(value, str) and pd.isna(value))
+    if isinstance(value, list | tuple):
+        return False
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 def read_decisions(path: Path) -> pd.DataFrame:
-    """Read an exported decisions file (by extension: .csv, .parquet, .json).
+    """Read an exported decisions file (by extension: .csv, .parquet, .json) into `typed` form.
 
     Needs at least image_id and action; raises DecisionsError naming the file otherwise.
+    Older exports are read too: a CSV whose first line is a `#` summary, a JSON object with
+    `decisions`, and the columns `original_label` (then the copy's label) with
+    `challenge_label`.
     """
     path = Path(path)
     try:
         if path.suffix == ".csv":
-            text = path.read_text(encoding="utf-8")
-            while text.startswith("#"):  # the summary line(s) above the header
+            text = path.read_text(encoding="utf-8-sig")
+            while text.startswith("#"):  # the summary line of exports before issue 16
                 text = text.split("\n", 1)[1] if "\n" in text else ""
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
             frame = frame.map(unneutralise).replace({"": None})
@@ -220,29 +308,46 @@ def read_decisions(path: Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         elif path.suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
-            records = data["decisions"] if isinstance(data, dict) else data
+            records = data.get("decisions", []) if isinstance(data, dict) else data
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise ValueError("expected a list of records")
             frame = pd.DataFrame(records) if records else pd.DataFrame(columns=list(EXPORT_COLUMNS))
         else:
             raise DecisionsError(f"{path}: unknown file type; use .csv, .parquet or .json")
-    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-        raise DecisionsError(f"{path}: cannot be read as a decisions file ({exc})") from exc
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise DecisionsError(f"{path}: cannot be read as a decisions file ({reason})") from None
+    except Exception as exc:  # pyarrow raises its own errors for a damaged parquet file
+        if type(exc).__module__.startswith("pyarrow"):
+            reason = str(exc).splitlines()[0][:200]
+            raise DecisionsError(f"{path}: cannot be read as a decisions file ({reason})") from None
+        raise
+    frame.columns = [str(c) for c in frame.columns]
+    if "challenge_label" in frame.columns and "current_label" not in frame.columns:
+        frame = frame.rename(columns={"original_label": "current_label"}).rename(
+            columns={"challenge_label": "original_label"}
+        )
     missing = {"image_id", "action"} - set(frame.columns)
     if missing:
         raise DecisionsError(f"{path}: no column(s) {', '.join(sorted(missing))}")
-    if "votes" in frame.columns:
-        frame["votes"] = pd.to_numeric(frame["votes"], errors="coerce").astype("Int64")
-    if "agreement" in frame.columns:
-        frame["agreement"] = pd.to_numeric(frame["agreement"], errors="coerce")
-    if "threshold" in frame.columns:
-        frame["threshold"] = pd.to_numeric(frame["threshold"], errors="coerce")
-    return frame
+    try:
+        return typed(frame)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DecisionsError(f"{path}: a value has the wrong type ({exc})") from None
 
 
-def challenge_bytes(cur, frame: pd.DataFrame, split: str) -> bytes:
-    """The split in the challenge's `ID,labels` format (CRLF, `.jpg` IDs), corrected.
+def challenge_bytes(cur, frame: pd.DataFrame, split: str, report=None) -> bytes:
+    """The split in the challenge's `ID,labels,split` format (CRLF, `.jpg` IDs), corrected.
 
-    Removed cells are left out; corrected cells carry their final label.
+    Removed cells are left out; corrected cells carry their final label. Refuses (raises
+    DecisionsError) a copy whose health `report` has problems and any label outside the 13
+    classes; IDs that a spreadsheet would run as a formula are neutralised.
     """
+    if report is not None and not report.ok:
+        raise DecisionsError(
+            f"the copy fails `check` ({len(report.problems)} problem(s), first: "
+            f"{report.problems[0]}); fix it before writing challenge labels"
+        )
     rows = cur.execute(
         "SELECT image_id, label FROM cells WHERE config = 'pristine' AND split = ? ORDER BY image_id",
         [split],
@@ -254,135 +359,20 @@ def challenge_bytes(cur, frame: pd.DataFrame, split: str) -> bytes:
     )
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["ID", "labels"])
+    writer.writerow(CHALLENGE_COLUMNS)
+    bad = []
     for image_id, label in rows:
         action, new = final.get(image_id, ("retain", None))
         if action == "remove":
             continue
-        writer.writerow([f"{image_id}.jpg", new if action == "correct" else label])
+        written = new if action == "correct" else label
+        if written not in CLASS_CODES:
+            bad.append(f"{image_id} has the label {str(written)[:40]!r}")
+            continue
+        writer.writerow([neutralise(f"{image_id}.jpg"), written, split])
+    if bad:
+        raise DecisionsError(
+            f"split {split}: {len(bad)} label(s) outside the 13 classes ({'; '.join(bad[:5])}); "
+            "run `check` and fix the copy"
+        )
     return out.getvalue().encode("utf-8")
-
-
-def read_vote_file(path: Path, cur) -> list[dict]:
-    """Validate a CSV of votes made offline and return store rows (without team/role).
-
-    Columns: image_id, annotator, action, label, reason, comment, time (ISO 8601; no zone
-    means UTC). Every row is checked first: unknown image ids, unknown actions or labels,
-    a correct without a label, a remove without a reason, bad or future times, duplicate
-    rows. Any problem raises DecisionsError listing every problem by line; nothing is
-    returned then. image ids of degraded images are mapped to their cell.
-    """
-    from wbcreview.review.store import ACTIONS, REMOVE_REASONS
-
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DecisionsError(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("image_id", "annotator", "action") if c not in header]
-    if missing:
-        raise DecisionsError(
-            f"{path}: line 1: missing column(s) {', '.join(missing)} (expected {','.join(VOTE_FILE_COLUMNS)})"
-        )
-    raw_rows = []
-    for r in reader:
-        extra = r.pop(None, None)  # fields beyond the header
-        if extra:
-            raise DecisionsError(
-                f"{path}: line {reader.line_num}: {len(extra)} more field(s) than the header"
-            )
-        raw_rows.append({(k or "").strip(): (v or "").strip() for k, v in r.items()})
-    ids = sorted({r["image_id"] for r in raw_rows})
-    cell_of = dict(
-        cur.execute(
-            "SELECT image_id, any_value(cell_id) FROM cells WHERE list_contains(?, image_id) GROUP BY image_id",
-            [ids],
-        ).fetchall()
-    )
-    problems, rows, seen = [], [], {}
-    now = datetime.now(UTC)
-    for lineno, r in enumerate(raw_rows, start=2):
-        where = f"line {lineno}"
-        image_id, action = r.get("image_id", ""), r.get("action", "").lower()
-        label, reason = r.get("label") or None, r.get("reason") or None
-        if image_id not in cell_of:
-            problems.append(f"{where}: unknown image_id {image_id!r}")
-        if not r.get("annotator"):
-            problems.append(f"{where}: empty annotator")
-        if action not in ACTIONS:
-            problems.append(f"{where}: unknown action {action!r} (use {', '.join(ACTIONS)})")
-        if label is not None and label not in CLASS_CODES:
-            problems.append(f"{where}: unknown label {label!r}")
-        if action == "correct" and label is None:
-            problems.append(f"{where}: correct without a label")
-        if action == "remove" and reason is not None and reason not in REMOVE_REASONS:
-            problems.append(f"{where}: unknown reason {reason!r} (use {', '.join(REMOVE_REASONS)})")
-        at = None
-        if r.get("time"):
-            try:
-                at = datetime.fromisoformat(r["time"].replace("Z", "+00:00"))
-                at = at if at.tzinfo else at.replace(tzinfo=UTC)
-                if at > now:
-                    problems.append(f"{where}: time {r['time']!r} is in the future")
-            except ValueError:
-                problems.append(
-                    f"{where}: bad time {r['time']!r} (use ISO 8601, e.g. 2026-03-01T14:05:00Z)"
-                )
-        key = (image_id, r.get("annotator"), action, label, r.get("time"))
-        if key in seen:
-            problems.append(f"{where}: duplicate of line {seen[key]}")
-        seen[key] = lineno
-        if action == "remove" and reason is None:
-            reason = "other"
-        rows.append(
-            {
-                "cell_id": cell_of.get(image_id),
-                "image_id": image_id,
-                "reviewer": r.get("annotator"),
-                "action": action,
-                "label": label if action == "correct" else None,
-                "reason": reason if action == "remove" else None,
-                "comment": r.get("comment") or None,
-                "at": at,
-            }
-        )
-    if not raw_rows:
-        problems.append(f"{path}: no vote rows")
-    if problems:
-        shown = "\n  ".join(problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise DecisionsError(
-            f"{path}: {len(problems)} problem(s), nothing imported:\n  {shown}{more}"
-        )
-    return rows
-
-
-def import_vote_file(path: Path, team: str, store, cur) -> int:
-    """Import a team's offline vote CSV into the store; return the number of new votes.
-
-    All rows are validated first (see `read_vote_file`); the store writes them in one
-    transaction. Each vote's uid is derived from its team and content, so importing the
-    same file again adds nothing.
-    """
-    from wbcreview.review.store import Reviewer
-
-    team = (team or "").strip()
-    if not team:
-        raise DecisionsError("give the team that made these votes (--team NAME)")
-    rows = read_vote_file(path, cur)
-    for row in rows:
-        row["team"] = team
-        row["role"] = "annotator"
-        content = (
-            team,
-            row["image_id"],
-            row["reviewer"],
-            row["action"],
-            row["label"],
-            str(row["at"]),
-        )
-        row["uid"] = str(uuid.uuid5(_UID_NAMESPACE, repr(content)))
-    importer = Reviewer("import", team, "admin")
-    return len(store.import_votes(importer, rows, source=f"import:{Path(path).name}"))

@@ -6,7 +6,7 @@ pairs (SNE/BNE, LY/VLY/PLY, BL/MO/PMY, PMY/MY/MMY), one team is careless, one ke
 current label when unsure (biased towards retain), a few votes are 'unsure' and some are
 changed later (a change of mind). Each cell is voted by 3, 5 or 10 teams. Each team's
 votes are written as a CSV in the import-votes format and imported with
-`export.import_vote_file`; the expert's calibration cells are stored with
+`imports.import_vote_file`; the expert's calibration cells are stored with
 `Store.add_calibration`. Seeded: the same seed gives the same table.
 """
 
@@ -23,7 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from wbcreview.curation import export
+from wbcreview.curation import imports
 from wbcreview.data.release import CLASS_CODES, CLASSES
 from wbcreview.review import aggregation, consensus
 from wbcreview.review.store import Reviewer, Store
@@ -141,7 +141,7 @@ def write_vote_files(
     for team in teams:
         path = folder / f"votes-{per_cell}-{team.name.replace(' ', '-').lower()}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=export.VOTE_FILE_COLUMNS)
+            writer = csv.DictWriter(handle, fieldnames=imports.VOTE_FILE_COLUMNS)
             writer.writeheader()
             writer.writerows(rows[team.name])
         written.append((path, team.name, len(rows[team.name])))
@@ -260,7 +260,7 @@ def run(
             imported = 0
             with Store.open(f"sqlite:///{base / f'votes-{k}.sqlite'}", blind=False) as store:
                 for path, team, _rows in files:
-                    imported += export.import_vote_file(path, team, store, con.cursor())
+                    imported += imports.import_vote_file(path, team, store, con.cursor()).new
                 for cell, current, answer in zip(
                     known["cell_id"], known["label"], known["truth"], strict=True
                 ):

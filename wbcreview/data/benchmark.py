@@ -20,9 +20,7 @@ import warnings
 from pathlib import Path
 
 from wbcreview import config
-from wbcreview.data import catalog
-from wbcreview.data import images
-from wbcreview.data import query
+from wbcreview.data import catalog, images, query
 from wbcreview.data.release import CLASS_CODES
 
 PAGE = 48

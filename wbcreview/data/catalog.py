@@ -14,8 +14,6 @@ CLI) can read while one rebuilds; a DuckDB file admits one writing process only.
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 import hashlib
 import json
 import os
@@ -34,8 +32,14 @@ import pyarrow.parquet as pq
 
 from wbcreview import config
 from wbcreview.data import labels, locator
-from wbcreview.data.release import CLASS_CODES, DEGRADATION_PARAMS, METADATA_COLUMNS, ORIGINAL_LABELS_DIR
+from wbcreview.data.release import (
+    CLASS_CODES,
+    DEGRADATION_PARAMS,
+    METADATA_COLUMNS,
+    ORIGINAL_LABELS_DIR,
+)
 from wbcreview.data.source import Shard, discover
+from wbcreview.errors import WbcreviewError
 
 # Bump when the tables below change: older catalogs are rebuilt on open.
 CATALOG_VERSION = 4
@@ -492,7 +496,9 @@ def dumps_info(cat: Catalog) -> str:
     return json.dumps(info(cat), indent=2)
 
 
-def import_label_files(root: Path | str, files: list[Path | str]) -> list[dict]:
+def import_label_files(
+    root: Path | str, files: list[Path | str], names: list[str] | None = None
+) -> list[dict]:
     """Validate original label files against the copy at `root`, then keep them for it.
 
     Every file is checked first (format, labels, duplicates, and that its IDs are cells of
@@ -500,17 +506,19 @@ def import_label_files(root: Path | str, files: list[Path | str]) -> list[dict]:
     byte for byte beside the catalog, so "label differs from the original" works on a
     user's copy. Importing the same file again replaces it (nothing is added twice).
     Returns one summary dict per file: file, rows, labelled, known, unknown, differing.
+    `names` are how messages call the files (an upload's own name; default: the paths).
     """
     if not files:
         raise labels.LabelFileError("no label file given")
     frames, problems = [], []
+    shown = dict(zip(map(str, files), names or [], strict=False))
     for f in files:
         path = Path(f)
         if not path.is_file():
-            problems.append(f"{path}: no such file")
+            problems.append(f"{shown.get(str(f), path)}: no such file")
             continue
         try:
-            frames.append((path, labels.read_original_labels(path)))
+            frames.append((path, labels.read_original_labels(path, name=shown.get(str(f)))))
         except labels.LabelFileError as exc:
             problems.append(str(exc))
     names = [p.name for p, _ in frames]
@@ -533,7 +541,8 @@ def import_label_files(root: Path | str, files: list[Path | str]) -> list[dict]:
             known = sum(1 for i in ids if i in current)
             if ids and not known:
                 problems.append(
-                    f"{path}: none of its {len(ids)} IDs is a cell of this copy (another copy?)"
+                    f"{shown.get(str(path), path)}: none of its {len(ids)} IDs is a cell of "
+                    "this copy (another copy?)"
                 )
             differing = sum(
                 1

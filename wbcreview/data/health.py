@@ -20,8 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from wbcreview import config
-from wbcreview.data import images
-from wbcreview.data import locator
+from wbcreview.data import images, locator
 from wbcreview.data.catalog import Catalog, CatalogError, catalog_prefix, open_catalog
 from wbcreview.data.release import CLASS_CODES, SEVERITIES
 from wbcreview.data.source import SourceError, discover

@@ -7,15 +7,15 @@ IDs written as `01416766.jpg`.
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 import csv
 import io
 from pathlib import Path
 
 import pandas as pd
 
-from wbcreview.data.release import CLASS_CODES
+from wbcreview import csvfile
+from wbcreview.data.release import CLASS_CODES, SPLITS
+from wbcreview.errors import WbcreviewError
 
 
 class LabelFileError(WbcreviewError):
@@ -29,49 +29,45 @@ def image_id_from_name(name: str) -> str:
     return stem if dot and ext.lower() in {"jpg", "jpeg", "png"} else name
 
 
-def read_original_labels(path: Path | str) -> pd.DataFrame:
+def read_original_labels(path: Path | str, *, name: str | None = None) -> pd.DataFrame:
     """Read one original label file into a DataFrame of image_id, label, split.
 
-    An empty label (the test file) becomes None; a missing split column becomes None.
-    Raises LabelFileError naming the file and line for a wrong header, a row without an
-    ID, an unknown label or a duplicate ID.
+    Read through `csvfile.read_table` (size, encoding, header, quotes, line numbers as in the
+    file). Header `ID,labels[,split]`, then optionally unnamed empty columns (the phase1 file).
+    An empty label (the test file) becomes None; a missing split column becomes None. Raises
+    LabelFileError on one line naming the file and each line: a row without an ID, an
+    unknown label or split, a duplicate ID. `name` is how messages call the file.
     """
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelFileError(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise LabelFileError(f"{path}: the file is empty") from None
-    if header[:2] != ["ID", "labels"]:
-        raise LabelFileError(
-            f"{path}: line 1: header must start with ID,labels (got {','.join(header)!r})"
-        )
-    has_split = len(header) > 2 and header[2] == "split"
+    label = name or str(path)
+    table = csvfile.read_table(
+        path,
+        required=("ID", "labels"),
+        optional=("split",),
+        blank_extra_columns=True,
+        name=label,
+        error=LabelFileError,
+    )
     ids, labels, splits, seen, problems = [], [], [], {}, []
-    for lineno, row in enumerate(reader, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        image_id = image_id_from_name(row[0])
-        label = row[1].strip() if len(row) > 1 else ""
+    for row in table.rows:
+        where = f"line {row.line}"
+        raw_id, value, split = row.get("ID"), row.get("labels"), row.get("split")
+        image_id = image_id_from_name(raw_id)
         if not image_id:
-            problems.append(f"line {lineno}: empty ID")
+            problems.append(f"{where}: empty ID")
             continue
-        if label and label not in CLASS_CODES:
-            problems.append(f"line {lineno}: unknown label {label!r} for {row[0]}")
+        if value and value not in CLASS_CODES:
+            problems.append(f"{where}: unknown label {value[:40]!r} for {raw_id[:40]}")
+        if split and split not in SPLITS:
+            problems.append(f"{where}: unknown split {split[:40]!r} (use {', '.join(SPLITS)})")
         if image_id in seen:
-            problems.append(f"line {lineno}: ID {row[0]} already on line {seen[image_id]}")
-        seen[image_id] = lineno
+            problems.append(f"{where}: ID {raw_id[:40]} already on line {seen[image_id]}")
+            continue
+        seen[image_id] = row.line
         ids.append(image_id)
-        labels.append(label or None)
-        splits.append((row[2].strip() or None) if has_split and len(row) > 2 else None)
+        labels.append(value or None)
+        splits.append(split or None)
     if problems:
-        shown = "; ".join(problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise LabelFileError(f"{path}: {shown}{more}")
+        raise LabelFileError(csvfile.one_line(label, problems, ", nothing imported"))
     return pd.DataFrame({"image_id": ids, "label": labels, "split": splits}, dtype="object")
 
 

@@ -10,10 +10,7 @@ a failure leaves no half copy behind.
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -22,6 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from wbcreview import files as fsutil
+from wbcreview.errors import WbcreviewError
 
 from .locator import locate_images
 
@@ -92,21 +92,10 @@ def column_options(schema: pa.Schema) -> dict:
 def _check_paths(src: Path, out: Path) -> None:
     if not src.is_dir():
         raise OptimizeError(f"{src}: not a folder; point at the local copy of the release")
-    src_real, out_real = src.resolve(), out.resolve()
-    if out_real == src_real:
-        raise OptimizeError(f"{out}: the output folder is the source; choose a new folder")
-    if out_real.is_relative_to(src_real):
-        raise OptimizeError(
-            f"{out}: the output folder is inside the source {src}; choose one outside it"
-        )
-    if src_real.is_relative_to(out_real):
-        raise OptimizeError(
-            f"{out}: the output folder contains the source {src}; choose a new folder"
-        )
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OptimizeError(
-            f"{out}: exists and is not an empty folder; remove it or choose another"
-        )
+    try:
+        fsutil.check_new_folder(src, out, noun="source")
+    except fsutil.UnsafePath as exc:
+        raise OptimizeError(str(exc)) from None
 
 
 def _source_files(src: Path) -> list[Path]:
@@ -164,11 +153,8 @@ def optimize_copy(
     if not shards:
         raise OptimizeError(f"{src}: no .parquet shards found; point at the release folder")
     total_rows = sum(pq.read_metadata(f).num_rows for f in shards)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
     rows = groups = bytes_in = bytes_out = copied = 0
-    try:
+    with fsutil.building_folder(out) as tmp:
         for f in files:
             rel = f.relative_to(src)
             dst = tmp / rel
@@ -199,12 +185,6 @@ def optimize_copy(
                         f"{rel}: column {field.name!r} of the rewritten shard cannot be located"
                     )
             bytes_out += dst.stat().st_size
-        if out.exists():
-            out.rmdir()  # checked empty above
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return OptimizeSummary(
         src=src,
         out=out,

@@ -6,14 +6,13 @@ from user text). Functions take a DuckDB cursor so each script run or thread use
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 from dataclasses import asdict, dataclass, field, fields
 
 import pandas as pd
 
 from wbcreview.data.images import ImageRequest
 from wbcreview.data.release import CLASS_CODES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.errors import WbcreviewError
 
 REVIEW_STATUSES = ("pending", "agreed", "disputed", "adjudicated")
 

@@ -7,10 +7,7 @@ splits come from the YAML `configs:` block of its README.md when there is one, e
 
 from __future__ import annotations
 
-from wbcreview.errors import WbcreviewError
-
 import glob
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import yaml
 
 from wbcreview import config
 from wbcreview.data.release import HUB_REPO_ID, SHARD_RE
+from wbcreview.errors import WbcreviewError
 
 
 class SourceError(WbcreviewError):

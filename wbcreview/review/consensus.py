@@ -112,8 +112,9 @@ def decisions(votes: pd.DataFrame, labels: Labels = None) -> pd.DataFrame:
     return out
 
 
-def _outcome(action: object, label: object, current: object) -> object:
-    """The category of one decision (used for adjudications and calibration answers)."""
+def outcome(action: object, label: object, current: object) -> object:
+    """The category of one decision: the class it ends in (a correction's label, or the
+    current label for retain), else the action (remove, unsure); None for no decision."""
     if action is None or (isinstance(action, float) and np.isnan(action)):
         return None
     if action == "correct" and isinstance(label, str):
@@ -290,7 +291,7 @@ def final_outcomes(table: pd.DataFrame, labels: Labels = None) -> pd.Series:
     current = _labels(labels)
     decided = table[table["final_action"].notna()]
     values = [
-        _outcome(a, lab, current.get(c))
+        outcome(a, lab, current.get(c))
         for c, a, lab in zip(
             decided["cell_id"], decided["final_action"], decided["final_label"], strict=True
         )
@@ -568,7 +569,7 @@ def calibration_accuracy(
             current[c] = lab
     # A 'retain' answer has no label of its own: it keeps the cell's current label.
     answers = {
-        c: _outcome(a, lab, current.get(c, lab) if a == "retain" else lab)
+        c: outcome(a, lab, current.get(c, lab) if a == "retain" else lab)
         for c, a, lab in zip(
             calibration["cell_id"], calibration["action"], calibration["label"], strict=True
         )

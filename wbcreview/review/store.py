@@ -16,7 +16,7 @@ One small interface over SQLAlchemy Core, two backends chosen by a URL (setting 
 Votes, adjudications and calibration answers are never updated or deleted (database
 triggers refuse it): a change of mind is a new vote, an undo is a new row that names the
 row it undoes. The current state is derived: the latest non-undone vote per reviewer and
-cell, the latest non-undone adjudication per cell. Every row says who (name, team, role),
+cell, the latest non-undone adjudication per cell (latest by the row's time, then by id). Every row says who (name, team, role),
 when (UTC) and why (reason, comment, note). A vote is about a cell (the pristine image_id);
 a decision on a cell applies to its degraded copies.
 
@@ -91,6 +91,13 @@ SCHEMA_VERSION = 2  # = len(MIGRATIONS)
 
 _CELL_ID = re.compile(r"[A-Za-z0-9_.-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# In names also C1 controls, bidirectional controls and invisible characters: with them a
+# name can display as another (U+202E turns the rest of a name around). ZWJ and ZWNJ stay:
+# some scripts need them.
+_NAME_REFUSED = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
 _NAMESPACE = uuid.UUID("6f1d7a52-2c1b-4d8e-9a57-3b0c1e9f4d21")  # for uids derived from a request
 _PG_MIGRATION_LOCK = 0x7762637276  # advisory lock key ("wbcrv")
 
@@ -166,8 +173,12 @@ def _clean_name(
         raise InvalidVote(f"{what} {_show(value)} is empty: give a name")
     if len(text) > limit:
         raise InvalidVote(f"{what} {_show(text)} is longer than {limit} characters")
-    if _CONTROL.search(text):
-        raise InvalidVote(f"{what} {_show(text)} contains control characters")
+    refused = _NAME_REFUSED.search(text)
+    if refused:
+        raise InvalidVote(
+            f"{what} {_show(text)} contains control characters (U+{ord(refused.group()):04X}, "
+            "a control, bidirectional or invisible character); type the name without it"
+        )
     _check_encodable(text, what)
     return text
 
@@ -1583,7 +1594,7 @@ def _live(table: sa.Table) -> sa.Select:
 
 
 def _current(table: sa.Table, key: tuple[str, ...], **only: object) -> sa.Select:
-    """The latest live row of `table` per `key` (reviewer and cell, or cell), by id.
+    """The latest live row of `table` per `key` (reviewer and cell, or cell), by time then id.
 
     `only` restricts key columns to a value or a list of values (inside the grouping too,
     so that the database need not resolve every group).
@@ -1591,14 +1602,25 @@ def _current(table: sa.Table, key: tuple[str, ...], **only: object) -> sa.Select
     inner = table.alias("cur")
     undo = table.alias("undo")
     undone = sa.exists().where(undo.c.action == UNDO, undo.c.undoes == inner.c.uid)
-    latest = sa.select(sa.func.max(inner.c.id)).where(inner.c.action != UNDO, ~undone)
+    # Latest by the time the row records (an imported vote carries the time it was made),
+    # then by id: importing an older vote after a newer one does not make it current.
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=[inner.c[k] for k in key],
+            order_by=(inner.c.created_at.desc(), inner.c.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = sa.select(inner.c.id, rank).where(inner.c.action != UNDO, ~undone)
     outer = sa.select(table)
     for column, value in only.items():
         if column not in key:  # filtering on another column would change which row is latest
             raise ValueError(f"{column} is not a key column of {table.name}")
-        latest = latest.where(_match(inner.c[column], value))
+        ranked = ranked.where(_match(inner.c[column], value))
         outer = outer.where(_match(table.c[column], value))
-    latest = latest.group_by(*(inner.c[k] for k in key))
+    ranked = ranked.subquery("ranked")
+    latest = sa.select(ranked.c.id).where(ranked.c.rank == 1)
     return outer.where(table.c.id.in_(latest)).order_by(table.c.id)
 
 

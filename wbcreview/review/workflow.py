@@ -402,16 +402,6 @@ def _con() -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:")
 
 
-def _category(action, label, current) -> str | None:
-    if action is None or (isinstance(action, float) and np.isnan(action)):
-        return None
-    if action == "correct" and isinstance(label, str):
-        return label
-    if action == "retain":
-        return current if isinstance(current, str) else "retain"
-    return str(action)
-
-
 def consensus_overview(
     votes: pd.DataFrame,
     adjudications: pd.DataFrame | None,
@@ -483,7 +473,7 @@ def consensus_overview(
         )
     ]
     out["outcome"] = [
-        _category(a, lab, cur)
+        consensus.outcome(a, lab, cur)
         for a, lab, cur in zip(out["final_action"], out["final_label"], out["label"], strict=True)
     ]
     return out

@@ -78,7 +78,7 @@ def flip_decisions(cells: pd.DataFrame, share: float, seed: int) -> pd.DataFrame
 
     `cells` has cell_id and label; the new label is drawn uniformly from the other classes
     present in `cells`. Returns decisions (image_id, action 'correct', final_label,
-    original_label) ready for `curate.apply_decisions`.
+    current_label) ready for `curate.apply_decisions`.
     """
     if not 0 < share < 1:
         raise BenchError(f"the share of flipped labels must be between 0 and 1 (got {share})")
@@ -97,13 +97,18 @@ def flip_decisions(cells: pd.DataFrame, share: float, seed: int) -> pd.DataFrame
             "image_id": picked["cell_id"].to_numpy(),
             "action": "correct",
             "final_label": new,
-            "original_label": picked["label"].to_numpy(),
+            "current_label": picked["label"].to_numpy(),
         }
     )
 
 
+def default_folder() -> Path | None:
+    """The PBC sample beside the project when it is there, else None (painted demo cells)."""
+    return PBC_SAMPLE if PBC_SAMPLE.is_dir() else None
+
+
 def run(
-    from_folder: Path | None = PBC_SAMPLE,
+    from_folder: Path | None = None,
     cells: int | None = None,
     share: float = DEFAULT_SHARE,
     seed: int = 0,

@@ -314,13 +314,13 @@ def movers(cur, frame: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataF
                 m[cur_lab[i], pred[i]] -= 1
             m[orig[i], pred[i]] += 1
         without = _class_f1(m)
-        o, f = index.get(rec.original_label), index.get(rec.final_label)
+        o, f = index.get(rec.current_label), index.get(rec.final_label)
         pristine = [i for i in members if rows["config"].iat[i] == "pristine"]
         out.append(
             {
                 "image_id": rec.image_id,
                 "action": rec.action,
-                "original_label": rec.original_label,
+                "original_label": rec.current_label,
                 "final_label": rec.final_label if rec.action == "correct" else None,
                 "predicted": rows["predicted"].iat[(pristine or list(members))[0]],
                 "rows": len(members),

@@ -28,6 +28,7 @@ from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
 from wbcreview.review.store import can
 from wbcreview.triage import ranking as triage
+from wbcreview.ui import finders as finders_ui
 from wbcreview.ui import session as session_ui
 from wbcreview.ui import suspects
 from wbcreview.ui.text import code, md  # noqa: F401 (browse.md / browse.code are shared)
@@ -737,6 +738,7 @@ def cell_view(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
                 "No row for this image in `metadata/degradation_params.csv` "
                 "(or the copy has no such file)."
             )
+    finders_ui.lookalikes(cat, row["cell_id"])
 
 
 # --- the Patient page -------------------------------------------------------------------------

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
-from wbcreview import config
+from wbcreview import config, ui
 from wbcreview import files as fsutil
 from wbcreview.curation import export as decisions
+from wbcreview.curation import imports
 from wbcreview.data import catalog as catalog_mod
-from wbcreview.data import labels
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
-from wbcreview.review.store import Store, StoreError, can
+from wbcreview.errors import WbcreviewError
+from wbcreview.review.store import Store, can
 from wbcreview.ui import session as session_ui
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
+# How the table names the columns: "original" is only ever the challenge file's label.
+COLUMN_NAMES = {
+    "current_label": st.column_config.TextColumn("current label", help="The label in this copy"),
+    "original_label": st.column_config.TextColumn(
+        "original label", help="The label in the original challenge label file, when imported"
+    ),
+    "final_label": st.column_config.TextColumn("final label"),
+    "decided_at": st.column_config.DatetimeColumn("decided at (UTC)"),
+    "degraded_image_ids": st.column_config.ListColumn("degraded copies"),
+}
 
 
 def exports_dir() -> Path:
@@ -44,10 +56,15 @@ def export_section(cat: Catalog, store: Store) -> None:
     if frame.empty:
         st.info("No final decision yet: adjudicate cells on the Adjudication page first.")
     st.dataframe(
-        frame, hide_index=True, width="stretch", height=min(420, 38 + 35 * max(1, len(frame)))
+        frame,
+        hide_index=True,
+        width="stretch",
+        height=min(420, 38 + 35 * max(1, len(frame))),
+        column_config=COLUMN_NAMES,
     )
-    cols = st.columns(4)
-    for col, fmt in zip(cols, decisions.FORMATS, strict=False):
+    st.markdown("**Correction list** (one row per decided cell; see docs/FORMATS.md)")
+    cols = st.columns(3)
+    for col, fmt in zip(cols, decisions.FORMATS, strict=True):
         col.download_button(
             f"Download {fmt.upper()}",
             data=decisions.export_bytes(frame, fmt),
@@ -55,34 +72,44 @@ def export_section(cat: Catalog, store: Store) -> None:
             mime=MIME[fmt],
             key=f"cx_dl_{fmt}",
         )
-    with cols[3]:
-        split = st.selectbox(
-            "Challenge format for", SPLITS, key="cx_split", label_visibility="collapsed"
-        )
+    st.markdown(
+        "**Challenge label file** (`ID,labels,split`, corrected labels, removed cells left out)"
+    )
+    left, right = st.columns([2, 1], vertical_alignment="bottom")
+    split = left.selectbox("Split", SPLITS, key="cx_split")
     try:
-        challenge = decisions.challenge_bytes(cat.cursor(), frame, split)
-        cols[3].download_button(
-            f"Download {split} as ID,labels",
+        challenge = decisions.challenge_bytes(
+            cat.cursor(), frame, split, report=ui.health_report(cat)
+        )
+        right.download_button(
+            f"Download {split}.csv",
             data=challenge,
             file_name=f"{split}.csv",
             mime="text/csv",
             key="cx_dl_challenge",
         )
     except decisions.DecisionsError as exc:
-        cols[3].caption(str(exc))
+        right.caption(f"Not available: {exc}")
     with st.form("cx_save"):
         st.markdown(f"Save into `{exports_dir()}`")
-        left, right = st.columns([3, 1])
+        left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
         name = left.text_input("File name", value="decisions.csv", key="cx_name")
-        fmt = right.selectbox("Format", decisions.FORMATS, key="cx_fmt")
+        fmt = mid.selectbox("Format", decisions.FORMATS, key="cx_fmt")
+        force = right.checkbox("Replace if it exists", key="cx_force")
         if st.form_submit_button("Save"):
             try:
                 folder = exports_dir()
                 folder.mkdir(parents=True, exist_ok=True)
                 path = fsutil.safe_child(folder, name)
-                path.write_bytes(decisions.export_bytes(frame, fmt))
+                fsutil.check_output_file(
+                    path,
+                    force=force,
+                    protected=[cat.root, config.data_dir() / "catalog"]
+                    + fsutil.sqlite_files(store.url),
+                )
+                fsutil.write_file(path, decisions.export_bytes(frame, fmt))
                 st.success(f"Saved {path}")
-            except (fsutil.UnsafePath, OSError) as exc:
+            except (WbcreviewError, OSError) as exc:
                 st.error(f"Not saved: {exc}")
     st.caption(
         "Apply the decisions to a curated copy of the shards with "
@@ -90,11 +117,25 @@ def export_section(cat: Catalog, store: Store) -> None:
     )
 
 
+def _safe_name(name: str) -> str:
+    """An upload's name as a plain file name in a temporary folder (no folders, no `..`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(name).name).lstrip(".")
+    return cleaned or "labels.csv"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def import_section(cat: Catalog, store: Store) -> None:
     """Votes of a team that worked offline, and the original challenge label files."""
     reviewer = session_ui.current_reviewer()
     st.subheader("Import votes made offline")
-    st.caption("CSV columns: image_id, annotator, action, label, reason, comment, time")
+    st.caption(
+        "CSV columns: image_id, annotator, action, label, reason, comment, time (ISO 8601). "
+        "The time decides which vote counts; a file already imported adds nothing. "
+        "At most 64 MiB (docs/FORMATS.md)."
+    )
     if reviewer is None or not can(reviewer, "import_votes"):
         st.info("Importing votes needs the admin role (choose it in the sidebar).")
     else:
@@ -102,37 +143,42 @@ def import_section(cat: Catalog, store: Store) -> None:
             upload = st.file_uploader("Vote file", type=["csv"], key="cx_vote_file")
             team = st.text_input("Team that made these votes", key="cx_team")
             if st.form_submit_button("Import votes") and upload is not None:
+                name = Path(upload.name).name
                 with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / Path(upload.name).name
+                    path = Path(tmp) / "upload.csv"
                     path.write_bytes(upload.getvalue())
                     try:
-                        added = decisions.import_vote_file(path, team, store, cat.cursor())
+                        report = imports.import_vote_file(
+                            path, team, store, cat.cursor(), name=name
+                        )
                         st.cache_data.clear()
-                        st.success(f"{added} new vote(s) imported for {team}.")
-                    except (decisions.DecisionsError, StoreError) as exc:
-                        st.error("Nothing imported.")
-                        st.code(str(exc), language=None)
+                        st.success(str(report))
+                    except (WbcreviewError, OSError) as exc:
+                        st.error(f"Nothing imported. {_one_line(exc)}")
     st.subheader("Import the original challenge label files")
-    st.caption("CSV with CRLF, `ID,labels,split` (IDs like 01416766.jpg); one file per split.")
+    st.caption(
+        "CSV with CRLF, `ID,labels,split` (IDs like 01416766.jpg); one file per split, "
+        "at most 64 MiB."
+    )
     with st.form("cx_labels"):
         uploads = st.file_uploader(
             "Label files", type=["csv"], accept_multiple_files=True, key="cx_label_files"
         )
         if st.form_submit_button("Import label files") and uploads:
             with tempfile.TemporaryDirectory() as tmp:
-                paths = []
+                paths, names = [], []
                 for upload in uploads:
-                    path = Path(tmp) / Path(upload.name).name
+                    path = Path(tmp) / _safe_name(upload.name)
                     path.write_bytes(upload.getvalue())
                     paths.append(path)
+                    names.append(Path(upload.name).name)
                 try:
-                    for s in catalog_mod.import_label_files(cat.root, paths):
+                    for s in catalog_mod.import_label_files(cat.root, paths, names=names):
                         st.success(
                             f"{s['file']}: {s['rows']:,} rows, {s['known']:,} cells of this copy, "
                             f"{s['differing']:,} labels differ from the current ones"
                         )
                     st.cache_resource.clear()  # the catalog is rebuilt with the labels
                     st.cache_data.clear()
-                except labels.LabelFileError as exc:
-                    st.error("Nothing imported.")
-                    st.code(str(exc), language=None)
+                except (WbcreviewError, OSError) as exc:
+                    st.error(f"Nothing imported. {_one_line(exc)}")

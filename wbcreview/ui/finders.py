@@ -1,0 +1,353 @@
+"""Streamlit widgets of the finders: the Duplicates and Image quality pages, and the
+look-alikes ("more like this") shown on the Cell page and in Adjudication.
+
+Everything computed comes from wbcreview.triage.duplicates, quality and similar; this
+module draws, caches per copy state, shows progress bars and turns errors into messages.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from wbcreview import ui
+from wbcreview.data import images, query
+from wbcreview.data.catalog import Catalog
+from wbcreview.errors import WbcreviewError
+from wbcreview.review.store import Reviewer, Store, can
+from wbcreview.triage import duplicates, quality, signatures, similar
+from wbcreview.ui.text import md as _md
+from wbcreview.views import browse as gallery
+
+REVIEW_PAGE = "pages/5_Review.py"
+GROUPS_SHOWN = 30
+TABLE_ROWS = 1000
+TILE_PX = 112
+
+
+def _bar(text: str):
+    bar = st.progress(0.0, text=text)
+    return bar, lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m)
+
+
+# --- cached reads ----------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _pairs(_cat: Catalog, key: str, similarity: float) -> pd.DataFrame:
+    del key
+    return duplicates.duplicates(_cat, ui.reader(), min_similarity=similarity)
+
+
+@st.cache_data(ttl=600, max_entries=8, show_spinner=False)
+def _quality(_cat: Catalog, key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    del key
+    return quality.unusable(_cat, ui.reader())
+
+
+def _pristine_rows(cat: Catalog, cell_ids: list[str]) -> pd.DataFrame:
+    """Catalog rows of the cells' pristine images (or their orphan degraded rows), in order."""
+    if not cell_ids:
+        return pd.DataFrame()
+    frame = (
+        cat.cursor()
+        .execute(
+            "SELECT * FROM cells WHERE list_contains(?, cell_id) "
+            "QUALIFY row_number() OVER (PARTITION BY cell_id ORDER BY config DESC) = 1",
+            [list(cell_ids)],
+        )
+        .df()
+    )
+    return frame.set_index("cell_id", drop=False).reindex(cell_ids).dropna(subset=["config"])
+
+
+def _tiles(cat: Catalog, cell_ids: list[str], notes: dict[str, str] | None = None, px=TILE_PX):
+    rows = _pristine_rows(cat, cell_ids).reset_index(drop=True)
+    if rows.empty:
+        return ""
+    requests = query.image_requests(cat.shard_paths(), rows)
+    uris = [images.data_uri(b) for b in ui.reader().thumbs(requests, px)]
+    keyed = {
+        gallery.cell_key(c, i): notes[cell]
+        for c, i, cell in zip(rows["config"], rows["image_id"], rows["cell_id"], strict=True)
+        if notes and cell in notes
+    }
+    return gallery.grid_html(gallery.tiles_from_rows(rows, uris, notes=keyed), img_px=px)
+
+
+def _scan_button(cat: Catalog, key: str) -> bool:
+    """Offer the scan of the copy when it is not cached; True once the signatures exist."""
+    if signatures.is_cached(cat):
+        return True
+    st.info(
+        "The images of this copy have not been scanned yet. The scan decodes every pristine "
+        "image once (about 5 ms an image on 2 cores) and is kept beside the catalog: later "
+        "visits are instant."
+    )
+    if not st.button("Scan the images", key=key, type="primary", icon=":material/search:"):
+        return False
+    bar, progress = _bar("Starting...")
+    try:
+        signatures.cached(cat, ui.reader(), progress)
+    except WbcreviewError as exc:
+        bar.empty()
+        st.error(f"The scan failed: {_md(exc)}")
+        return False
+    bar.empty()
+    return True
+
+
+def _can_queue(store: Store | None, reviewer: Reviewer | None) -> bool:
+    if store is None:
+        st.info("The review store is not available (see the message above).")
+        return False
+    if reviewer is None or not can(reviewer, "manage_queues"):
+        st.caption(
+            "Making a queue needs the admin role: enter your name and choose *Admin* in the "
+            "sidebar."
+        )
+        return False
+    return True
+
+
+def _queued(kind: str) -> None:
+    last = st.session_state.get(f"fd_last_queue_{kind}")
+    if not last:
+        return
+    queue_id, title = last
+    st.success(f"Queue `{title.replace('`', '')}` created (id {queue_id}).")
+    st.page_link(
+        REVIEW_PAGE,
+        label="Review it now",
+        icon=":material/rate_review:",
+        query_params={"queue": str(queue_id)},
+    )
+
+
+# --- the Duplicates page ---------------------------------------------------------------------
+
+
+def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -> None:
+    """Duplicate groups with their pairs side by side, leakage first; one click to queue."""
+    if not _scan_button(cat, "fd_scan_dup"):
+        return
+    with st.expander("Settings", expanded=False):
+        similarity = st.slider(
+            "Least fine-thumbnail correlation of a near duplicate",
+            0.5,
+            1.0,
+            duplicates.MIN_SIMILARITY,
+            0.01,
+            key="fd_similarity",
+            help="Candidates (nearest neighbours by 16 x 16 thumbnails) are near duplicates "
+            "from this correlation of their high-pass 40 x 40 thumbnails on.",
+        )
+    with st.spinner("Finding duplicates..."):
+        pairs = _pairs(cat, signatures.cache_path(cat).name, float(similarity))
+    counts = duplicates.summary(pairs)
+    cols = st.columns(5)
+    cols[0].metric("Duplicate pairs", f"{counts['pairs']:,}")
+    cols[1].metric("Groups", f"{counts['groups']:,}")
+    cols[2].metric("Across splits (leakage)", f"{counts['split']:,}")
+    cols[3].metric("Two patients", f"{counts['patient']:,}")
+    cols[4].metric("Two labels", f"{counts['label']:,}")
+    st.caption(
+        f"{counts['exact']:,} exact (same decoded pixels), {counts['near']:,} near (resized, "
+        "re-encoded, cropped or colour-shifted). Each cell is compared by its pristine image; "
+        "a degraded row is never reported against its own source."
+    )
+    if pairs.empty:
+        st.success("No duplicate found.")
+        return
+    only = st.segmented_control(
+        "Show",
+        ["all", "split", "label", "patient"],
+        default="all",
+        required=True,
+        key="fd_only",
+        format_func=lambda k: {
+            "all": "All groups",
+            "split": "Leakage (split)",
+            "label": "Two labels",
+            "patient": "Two patients",
+        }[k],  # fmt: skip
+    )
+    shown = pairs if only == "all" else pairs[pairs["crosses"].str.contains(only)]
+    groups = list(dict.fromkeys(shown["group"]))
+    allowed = _can_queue(store, reviewer)
+    _queued("dup")
+    if (
+        allowed
+        and len(groups) > 1
+        and st.button(
+            f"Queue all {len(groups):,} groups shown",
+            key="fd_queue_all",
+            icon=":material/playlist_add:",
+        )
+    ):
+        _make_dup_queue(store, reviewer, pairs, groups)
+    for g in groups[:GROUPS_SHOWN]:
+        _group(cat, store, reviewer, pairs, g, allowed)
+    if len(groups) > GROUPS_SHOWN:
+        st.caption(f"The first {GROUPS_SHOWN} of {len(groups):,} groups; all are in the table.")
+    st.subheader("Every pair")
+    st.dataframe(shown.head(TABLE_ROWS), hide_index=True, width="stretch", height=320)
+    st.download_button(
+        "Download the pairs (CSV)",
+        pairs.to_csv(index=False),
+        file_name="duplicates.csv",
+        mime="text/csv",
+        key="fd_download",
+    )
+
+
+def _make_dup_queue(store, reviewer, pairs, groups) -> None:
+    try:
+        queue_id = duplicates.make_queue(store, reviewer, pairs, groups)
+    except WbcreviewError as exc:
+        st.error(f"The queue was not made: {_md(exc)}")
+        return
+    title = duplicates.default_queue_name(pairs, [int(g) for g in groups])
+    st.session_state["fd_last_queue_dup"] = (queue_id, title)
+    st.rerun()
+
+
+def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool) -> None:
+    rows = pairs[pairs["group"] == group]
+    what = sorted({w for c in rows["crosses"] for w in c.split(",") if w})
+    cells = duplicates.group_cells(pairs, group)
+    remove = duplicates.copy_to_remove(pairs, group)
+    with st.container(border=True):
+        head, button = st.columns([4, 1], vertical_alignment="center")
+        head.markdown(
+            f"**Group {group}** · {len(cells)} cells · "
+            + (f"crosses **{', '.join(what)}**" if what else "same split, patient and label")
+            + " · "
+            + ", ".join(f"{k} {v}" for k, v in rows["kind"].value_counts().items())
+        )
+        if allowed and button.button(
+            "Queue for review", key=f"fd_queue_{group}", icon=":material/playlist_add:"
+        ):
+            _make_dup_queue(store, reviewer, pairs, [group])
+        notes = {}
+        for c in cells:
+            split = (
+                rows.loc[rows["cell_a"] == c, "split_a"].tolist()
+                + rows.loc[rows["cell_b"] == c, "split_b"].tolist()
+            )
+            notes[c] = (split[0] if split else "") + (" · remove?" if c in remove else " · keep")
+        st.html(_tiles(cat, cells, notes))
+        first = rows.iloc[0]
+        st.caption(
+            f"First pair: {first['kind']}, fine-thumbnail correlation "
+            f"{float(first['similarity']):.3f}, pHash distance {int(first['phash_distance'])} "
+            "of 64 bits."
+        )
+
+
+# --- the Image quality page ------------------------------------------------------------------
+
+
+def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -> None:
+    """The checks with their counts and thresholds, the ranked flagged images, a queue."""
+    if not _scan_button(cat, "fd_scan_q"):
+        return
+    with st.spinner("Scoring the images..."):
+        table, found = _quality(cat, signatures.cache_path(cat).name)
+    counts = found["check"].value_counts() if len(found) else pd.Series(dtype=int)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "check": list(quality.CHECKS),
+                "flagged": [int(counts.get(n, 0)) for n in quality.CHECKS],
+                "threshold": [round(c.threshold, 3) for c in quality.CHECKS.values()],
+                "means": [c.help for c in quality.CHECKS.values()],
+                "remove reason": [c.reason for c in quality.CHECKS.values()],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        f"{len(table):,} pristine images scored. Blurry, dark, light and low information are "
+        "robust z-scores against this copy's own images; the others are shares and ratios."
+    )
+    chosen = st.multiselect(
+        "Checks", list(quality.CHECKS), default=[c for c in quality.CHECKS if counts.get(c, 0)],
+        key="fd_checks",
+    )  # fmt: skip
+    shown = found[found["check"].isin(chosen)]
+    cells = quality.per_cell(shown)
+    if cells.empty:
+        st.success("No image flagged by the chosen checks.")
+        return
+    st.markdown(f"**{len(cells):,}** images flagged, worst first:")
+    top = cells.head(48)
+    notes = {c: f"{w} ×{s:.1f}" for c, w, s in zip(top["cell_id"], top["worst"], top["severity"],
+                                                     strict=True)}  # fmt: skip
+    st.html(_tiles(cat, list(top["cell_id"]), notes))
+    st.dataframe(shown.head(TABLE_ROWS), hide_index=True, width="stretch", height=300)
+    st.download_button(
+        "Download the flags (CSV)",
+        shown.to_csv(index=False),
+        file_name="unusable.csv",
+        mime="text/csv",
+        key="fd_q_download",
+    )
+    st.subheader("Review queue")
+    _queued("q")
+    if not _can_queue(store, reviewer):
+        return
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    k = left.number_input("Worst k images", 1, len(cells), min(50, len(cells)), key="fd_q_topk")
+    right.caption(
+        "Each queued cell carries the suggested action *remove* with the reason of its worst "
+        "check (multi-cell, not-classable or low-quality)."
+    )
+    if st.button(f"Make a review queue of the worst {int(k):,}", key="fd_q_make", type="primary",
+                 icon=":material/playlist_add:"):  # fmt: skip
+        try:
+            queue_id = quality.make_queue(store, reviewer, shown, int(k))
+        except WbcreviewError as exc:
+            st.error(f"The queue was not made: {_md(exc)}")
+            return
+        st.session_state["fd_last_queue_q"] = (queue_id, quality.default_queue_name(shown, int(k)))
+        st.rerun()
+
+
+# --- look-alikes -----------------------------------------------------------------------------
+
+
+def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
+    """ "More like this": the nearest cells of the cell's own class and of other classes."""
+    with st.expander("More like this: nearest cells of the same and of other classes"):
+        if not similar.is_ready(cat):
+            st.caption(
+                "The look-alike index needs the baseline's image features of this copy "
+                "(computed once, as the Triage page's baseline does)."
+            )
+            if not st.button("Build the look-alike index", key=f"fd_look_{cell_id}"):
+                return
+            bar, progress = _bar("Computing image features...")
+            try:
+                similar.index(cat, reader=ui.reader(), progress=progress)
+            except WbcreviewError as exc:
+                bar.empty()
+                st.error(f"No look-alikes: {_md(exc)}")
+                return
+            bar.empty()
+        try:
+            near = similar.lookalikes(cat, str(cell_id), k=k)
+        except WbcreviewError as exc:
+            st.caption(f"No look-alikes: {_md(exc)}")
+            return
+        for same, title in ((True, "Same class"), (False, "Other classes")):
+            part = near[near["same_class"] == same]
+            notes = {c: f"#{r} · d {d:.2f}" for c, r, d in zip(part["cell_id"], part["rank"],
+                                                                 part["distance"], strict=True)}  # fmt: skip
+            st.markdown(f"**{title}**")
+            st.html(_tiles(cat, list(part["cell_id"]), notes, px=96) or "<i>none</i>")
+        st.caption(
+            "Nearest by the baseline's colour and texture features (LDA projection); #n is "
+            "the rank among all cells, d the distance."
+        )
