@@ -164,7 +164,7 @@ def _scored_cells(table: pd.DataFrame, truth: pd.Series, labels: pd.Series) -> p
     with a known truth (the others are the calibration cells)."""
     table = table[table["cell_id"].isin(truth.index)]
     outcome = [
-        consensus._outcome(a, lab, labels.get(c))
+        consensus.outcome(a, lab, labels.get(c))
         for c, a, lab in zip(table["cell_id"], table["action"], table["label"], strict=True)
     ]
     right = np.asarray(outcome, dtype=object) == truth.reindex(table["cell_id"]).to_numpy()

@@ -149,7 +149,7 @@ def known_outcomes(calibration: pd.DataFrame | None, labels: Labels = None) -> p
         calibration["cell_id"], calibration["action"], calibration["label"], strict=True
     ):
         keep = current.get(cell) if isinstance(current.get(cell), str) else label
-        outcome = consensus._outcome(action, label, keep if action == "retain" else label)
+        outcome = consensus.outcome(action, label, keep if action == "retain" else label)
         if outcome is not None:
             values[cell] = outcome
     return pd.Series(values, dtype=object)
