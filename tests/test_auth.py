@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import textwrap
 import time
@@ -11,8 +10,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from wbcreview import config
-from wbcreview.cli import users as auth_cli
+from wbcreview import cli, config
 from wbcreview.review import auth
 from wbcreview.review.store import Reviewer
 
@@ -122,11 +120,9 @@ def test_oidc_identities_map_to_roles_by_email_then_name(tmp_path):
     assert auth.verify(path, "Dr Rossi", "") is None  # no password: cannot sign in by form
 
 
-def _cli(argv, stdin=""):
-    parser = argparse.ArgumentParser()
-    auth_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args
+def _cli(argv):
+    """The real entry point: `main` turns an AuthError into one line and exit 1."""
+    return lambda: cli.main(argv)
 
 
 def test_add_user_cli_reads_the_password_from_stdin(tmp_path, monkeypatch, capsys):
@@ -134,7 +130,7 @@ def test_add_user_cli_reads_the_password_from_stdin(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("WBCREVIEW_USERS", str(path))
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cret password\n"))
     args = _cli(["add-user", "Ann", "--role", "annotator", "--team", "T1", "--password-stdin"])
-    assert args.func(args) == 0
+    assert args() == 0
     assert "user 'Ann' (annotator, T1) written to" in capsys.readouterr().out
     assert auth.verify(path, "Ann", "s3cret password") == Reviewer("Ann", "T1", "annotator")
 
@@ -144,21 +140,21 @@ def test_add_user_cli_prompts_twice_and_refuses_a_mismatch(tmp_path, monkeypatch
     answers = iter(["first password", "second password"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
     args = _cli(["add-user", "Ann", "--role", "admin", "--users", str(path)])
-    assert args.func(args) == 1
+    assert args() == 1
     assert "the two passwords differ" in capsys.readouterr().err
     assert not path.exists()
     answers = iter(["same password", "same password"])
-    assert args.func(args) == 0
+    assert args() == 0
     assert auth.verify(path, "Ann", "same password").role == "admin"
 
 
 def test_add_user_cli_refuses_a_bad_role_and_a_short_password(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
-        _cli(["add-user", "Ann", "--role", "boss"])
+        _cli(["add-user", "Ann", "--role", "boss"])()
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     args = _cli(["add-user", "Ann", "--role", "admin", "--users", str(tmp_path / "u.yaml"),
                  "--password-stdin"])  # fmt: skip
-    assert args.func(args) == 1
+    assert args() == 1
     assert "at least 8 characters" in capsys.readouterr().err
 
 

@@ -1,8 +1,8 @@
-"""AppTest: the Gallery review page: selection, class keys, sign-off with its counts, undo.
+"""AppTest: the Gallery review page: what the review loop gets, and the events it sends.
 
-The page's keys arrive through a JavaScript component that AppTest cannot press; the
-buttons below the key bar run the same code path (`apply_event`) as the keys, and the
-selection is set the way a click sets it (gallery_review.click).
+AppTest runs no JavaScript: the selection, the keys and the badges are the component's
+(tests/e2e/test_fast_typing_e2e.py presses real keys); here the events it sends are sent
+the way it sends them (tests/loop_helpers.py) and the page's answer is checked.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.loop_helpers import cells_of, event, label_of, loop_data, send, send_large, vote_of
 from wbcreview.data import catalog
-from wbcreview.review import gallery as gr
 from wbcreview.review import workflow as review
 from wbcreview.review.store import Reviewer, Store
 
@@ -73,10 +73,6 @@ class App:
         self.at.button(key=key).click()
         return self.run()
 
-    def select(self, queue_id: int, ids: list[str]) -> App:
-        self.at.session_state[f"gr_sel:{queue_id}"] = gr.Selection(frozenset(ids), ids[0], ids[0])
-        return self.run()
-
     def text(self) -> str:
         parts = []
         for kind in ("markdown", "caption", "info", "error", "success", "warning"):
@@ -93,79 +89,72 @@ def current(url: str, name: str = "Ann") -> dict[str, tuple]:
     return {r["cell_id"]: (r["action"], r["label"], r["source"]) for r in votes.to_dict("records")}
 
 
-def test_galleries_votes_sign_off_and_undo(db_url, cells):
-    ids = list(cells["cell_id"][:20])
+def test_the_page_of_tiles_votes_sign_off_and_undo_through_the_loop(db_url, cells):
+    ids = list(cells["cell_id"][:60])
     label = dict(zip(cells["cell_id"], cells["label"], strict=True))
-    queue = make_queue(db_url, ids)
+    make_queue(db_url, ids)
     app = App()
-    page = app.html()
-    assert all(f'data-gr-cell="{c}"' in page for c in ids)
-    assert "<kbd>S</kbd>SNE" in page and "<kbd>1</kbd>✗ smudge cell" in page
-    for code in {label[c] for c in ids}:
-        assert f'data-gr-gallery="{code}"' in page
+    data = loop_data(app.at)
+    assert data["mode"] == "gallery" and data["pages_total"] == 2
+    assert cells_of(data) == ids[:48] and set(data["pages"]) == {"0", "1"}  # next page ahead
+    assert set(data["images"]) == set(ids)  # thumbnails of this page and the next, once
+    assert all(label_of(data, c) == label[c] for c in ids)
+    assert [k[1] for k in data["keys"]["remove"]][0] == "smudge"
 
-    # two tiles to LY (a batch), one tile removed as a smudge
-    two = [c for c in ids if label[c] != "LY"][:2]
-    app.select(queue, two).click("gr_class_LY")
-    assert "Saved: 2 cells · class LY" in app.text()
-    smudge = next(c for c in ids if c not in two)
-    app.select(queue, [smudge]).click("gr_remove_smudge")
+    # two tiles to LY (one event, a batch), one tile removed as a smudge
+    two = [c for c in ids[:48] if label[c] != "LY"][:2]
+    smudge = next(c for c in ids[:48] if c not in two)
+    answer = send(app.at, [event(cells=two, code="LY")])
+    assert answer["images"] == {}  # nothing the browser has is sent again
+    answer = send(app.at, [event(cells=[smudge], action="remove", reason="smudge")])
     votes = current(db_url)
     assert {votes[c][:2] for c in two} == {("correct", "LY")}
     assert votes[smudge][0] == "remove" and len(votes) == 3
+    assert vote_of(answer, smudge) == ["remove", None, "smudge"]
 
-    # sign-off: the confirmation shows the counts, then 17 retains are written
-    app.click("gr_signoff")
-    assert "17 without a vote will be recorded as 'keep label'" in app.text()
-    assert "3 already voted (0 kept, 2 corrected, 1 removed, 0 unsure)" in app.text()
-    assert len(current(db_url)) == 3  # nothing written before the confirmation
-    app.click("gr_confirm_yes")
+    # sign-off of the first page: 45 retains, and once only
+    signing = event("sign_off", cells=ids[:48])
+    send(app.at, [signing])
+    send(app.at, [signing])
     votes = current(db_url)
-    assert len(votes) == 20
-    assert sum(v == ("retain", None, "signoff") for v in votes.values()) == 17
-    assert "Queue complete" in app.text()
-
-    # signing off again writes nothing
-    app.click("gr_signoff").click("gr_confirm_yes")
-    with Store.open(db_url) as s:
-        rows = s.votes_frame()
-    assert (rows["source"] == "signoff").sum() == 17
+    assert len(votes) == 48 and sum(v == ("retain", None, "signoff") for v in votes.values()) == 45
 
     # undo takes back the whole sign-off, then the removal, then the two-tile batch
-    app.click("gr_undo")
+    send(app.at, [event("undo")])
     assert len(current(db_url)) == 3
-    app.click("gr_undo")
-    assert set(current(db_url)) == set(two)
-    app.click("gr_undo")
+    send(app.at, [event("undo"), event("undo")])
     assert current(db_url) == {}
-    assert app.at.session_state[f"gr_sel:{queue}"].selected == set(two)
+
+    # the browser turns to page 2: the window moves, and only new thumbnails come
+    answer = send(app.at, [], page=1)
+    assert answer["page"] == 1 and set(answer["pages"]) == {"0", "1"}
+    assert answer["images"] == {}  # page 2 was sent ahead already
 
 
-def test_shift_range_and_whole_gallery_buttons(db_url, cells):
-    ids = list(cells["cell_id"][:30])
-    queue = make_queue(db_url, ids)
-    app = App()
-    sel = app.at.session_state[f"gr_sel:{queue}"]
-    assert sel.cursor is not None and not sel.selected
-    app.click("gr_all")
-    sel = app.at.session_state[f"gr_sel:{queue}"]
-    label = dict(zip(cells["cell_id"], cells["label"], strict=True))
-    assert sel.selected == {c for c in ids if label[c] == label[sel.cursor]}
-    app.click("gr_keep")
-    votes = current(db_url)
-    assert set(votes) == set(sel.selected) and {v[0] for v in votes.values()} == {"retain"}
-    app.click("gr_clear")
-    assert not app.at.session_state[f"gr_sel:{queue}"].selected
-
-
-def test_blind_queue_hides_labels_and_blocks_sign_off(db_url, cells):
+def test_a_blind_queue_sends_no_label_before_the_vote(db_url, cells):
     ids = list(cells["cell_id"][:6])
     make_queue(db_url, ids, hide_label=True)
     app = App()
-    assert 'data-gr-gallery="?"' in app.html()
-    app.click("gr_signoff")
-    assert "Blind first read: 6 tiles have no vote yet" in app.text()
-    assert current(db_url) == {}
-    app.click("gr_keep")
-    assert "press the key of the class you see" in app.text()
-    assert current(db_url) == {}
+    data = loop_data(app.at)
+    assert data["hidden"] and all(label_of(data, c) is None for c in ids)
+    label = dict(zip(cells["cell_id"], cells["label"], strict=True))
+    answer = send(app.at, [event(cells=[ids[0]], code=label[ids[0]])])
+    assert label_of(answer, ids[0]) == label[ids[0]]  # shown once voted: a retain
+    assert vote_of(answer, ids[0]) == ["retain", None, None]
+    assert all(label_of(answer, c) is None for c in ids[1:])
+
+
+def test_the_enlarged_tile_gets_the_degraded_and_pristine_images(db_url, cells):
+    ids = list(cells["cell_id"][:6])
+    make_queue(db_url, ids)
+    app = App()
+    found = [e for e in app.at.get("bidi_component") if "review_loop" in e.proto.component_name]
+    assert found
+    answer = send_large(app.at, ids[1])
+    assert answer["large"]["cell"] == ids[1]
+    captions = [c for _, c in answer["large"]["images"]]
+    assert captions[-1].startswith("Pristine") and all(
+        uri.startswith("data:image/jpeg;base64,") for uri, _ in answer["large"]["images"]
+    )
+    assert answer["cell_link"].startswith("Cell?cell=pristine")
+    assert send(app.at, [])["large"] is None  # sent once, not with every answer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wbcreview.cli import triage as triage_cli
+from wbcreview import cli
 from wbcreview.data.catalog import open_catalog
 from wbcreview.data.release import CLASS_CODES
 from wbcreview.triage import predictions
@@ -347,10 +346,8 @@ def test_loading_an_unknown_name_says_what_is_stored(cat):
 
 
 def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    triage_cli.add_parsers(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    """The real entry point: errors become one line there, once for every command."""
+    return cli.main(argv)
 
 
 def test_cli_import_predictions(cat, tmp_path, capsys):

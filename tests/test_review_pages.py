@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.loop_helpers import event, label_of, loop_data, send, vote_of
 from wbcreview.data import catalog, query
 from wbcreview.review import workflow as review
 from wbcreview.review.store import Reviewer, Store, StoreUnavailable
-from wbcreview.ui import session as session_ui
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 REVIEW, CONSENSUS, ADJUDICATION, AUDIT = (
@@ -100,6 +100,16 @@ class App:
                 return hit.group(1)
         raise AssertionError(f"no cell shown:\n{self.text()}")
 
+    def loop(self) -> dict:
+        return loop_data(self.at)
+
+    def vote(self, cell: str, **fields) -> dict:
+        """Press a decision key on `cell` (what the review loop sends); return its answer."""
+        sent = event(cells=[cell], **fields)
+        answer = send(self.at, [sent])
+        assert answer["acked"].get(sent["id"]) == "", answer["acked"]
+        return answer
+
     def create_queue(self, ids: list[str], name: str = "Cycle", **options) -> App:
         self.at.radio(key="rq_kind").set_value("import")
         self.run()
@@ -123,12 +133,10 @@ def test_a_full_cycle_three_votes_agreed_adjudicated_and_audited(db_url, cells):
 
     for name, team in (("Ann", "Team 1"), ("Ben", "Team 2"), ("Cat", "Team 3")):
         app.be(name, team, "annotator")
-        assert app.cell_shown() == chosen[0]
-        assert "You have not voted on this cell." in app.text()
-        app.at.text_input(key=f"rv_comment_{chosen[0]}").input(f"{name}: looks like {target}")
-        app.click(f"rv_class_{target}")
-        assert f"cell {chosen[0]} · Correct → {target}" in app.text()
-        assert app.cell_shown() == chosen[1]  # moved on to the next cell without a vote
+        assert app.loop()["cursor"] == chosen[0] and vote_of(app.loop(), chosen[0]) is None
+        answer = app.vote(chosen[0], code=target, comment=f"{name}: looks like {target}")
+        assert vote_of(answer, chosen[0]) == ["correct", target, None]
+        assert answer["cursor"] == chosen[1]  # the next cell without a vote
 
     with Store.open(db_url) as store:
         votes = store.current_votes()
@@ -221,21 +229,15 @@ def test_a_reload_resumes_at_the_next_cell_without_a_vote(db_url, cells):
     app = App().goto(REVIEW).real_store().be("Root", "", "admin")
     app.create_queue(chosen)
     app.be("Ann", "Team 1")
-    app.click("rv_keep")
-    app.click("rv_unsure")
-    assert app.cell_shown() == chosen[2]
+    app.vote(chosen[0], action="retain")
+    assert app.vote(chosen[1], action="unsure")["cursor"] == chosen[2]
 
     again = App().goto(REVIEW, queue="1").real_store().be("Ann", "Team 1")
-    assert again.cell_shown() == chosen[2]
-    assert "**2** of 3 cells voted · cell **3** of 3" in again.at.get("progress")[0].proto.text
-
-    again.click("rv_prev")
-    assert again.cell_shown() == chosen[1]
-    assert "Your vote: **Unsure**" in again.text()
-    again.click("rv_undo")  # undoes the last vote in the queue, and goes to its cell
-    assert again.cell_shown() == chosen[1]
-    assert "You have not voted on this cell." in again.text()
-    again.click("rv_class_PC")
+    assert again.loop()["cursor"] == chosen[2]
+    assert vote_of(again.loop(), chosen[1]) == ["unsure", None, None]
+    answer = send(again.at, [event("undo")])  # undoes the last vote in the queue
+    assert vote_of(answer, chosen[1]) is None and answer["cursor"] == chosen[1]
+    again.vote(chosen[1], code="PC")
     with Store.open(db_url) as store:
         mine = store.current_votes(reviewer="Ann").set_index("cell_id")
     assert mine.loc[chosen[0], "action"] == "retain"
@@ -251,12 +253,12 @@ def test_hide_label_keeps_the_label_back_until_the_vote(db_url, cells):
     app = App().goto(REVIEW).real_store().be("Root", "", "admin")
     app.create_queue(chosen, rq_hide=True)
     app.be("Ann")
-    assert "Current label hidden" in app.text() and f"Current label: **{label}**" not in app.text()
-    keys = {b.key for b in app.at.button}
-    assert "rv_keep" not in keys and "rv_class_SNE" in keys
-    app.click(f"rv_class_{label}")  # the class the cell has: stored as a retain
-    app.click("rv_prev")
-    assert f"Current label: **{label}**" in app.text() and "Your vote: **Keep label**" in app.text()
+    data = app.loop()
+    assert data["hidden"] and label_of(data, chosen[0]) is None and not data.get("original")
+    answer = app.vote(chosen[0], code=label)  # the class the cell has: stored as a retain
+    assert label_of(answer, chosen[0]) == label  # shown once voted
+    assert vote_of(answer, chosen[0]) == ["retain", None, None]
+    assert label_of(answer, chosen[1]) is None
 
 
 def test_an_unreachable_database_keeps_the_vote_for_retry(db_url, cells, monkeypatch):
@@ -274,22 +276,19 @@ def test_an_unreachable_database_keeps_the_vote_for_retry(db_url, cells, monkeyp
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Store, "add_vote", flaky)
-    app.click("rv_class_MO")
-    assert "was **NOT saved**" in app.text()
-    pending = app.at.session_state[session_ui.PENDING]
-    assert pending["cell_id"] == chosen[0] and pending["label"] in ("MO", None)
-    assert app.at.button(key="rv_class_LY").disabled  # no new vote before this one is saved
-    assert app.cell_shown() == chosen[0]
-    app.click("rv_retry")  # still down: still kept, same uid
-    assert app.at.session_state[session_ui.PENDING]["uid"] == pending["uid"]
+    first, second = event(cells=[chosen[0]], code="MO"), event(cells=[chosen[1]], code="LY")
+    answer = send(app.at, [first, second])
+    assert "unreachable" in answer["unsaved"] and answer["acked"] == {}  # both kept, unsent
+    answer = send(app.at, [first, second])  # the browser sends them again: still down
+    assert answer["unsaved"] and answer["acked"] == {}
 
     down["on"] = False
-    app.click("rv_retry")
-    assert "NOT saved" not in app.text() and session_ui.PENDING not in app.at.session_state
-    assert app.cell_shown() == chosen[1]
+    answer = send(app.at, [first, second])
+    assert answer["unsaved"] is None and answer["acked"] == {first["id"]: "", second["id"]: ""}
+    send(app.at, [first, second])  # an acknowledgement lost: sent once more
     with Store.open(db_url) as store:
         votes = store.votes_frame()
-    assert list(votes["uid"]) == [pending["uid"]]
+    assert list(votes["uid"]) == [first["id"], second["id"]]  # once each, in order
 
 
 def test_a_database_that_cannot_be_reached_is_one_clear_message(demo_root, tmp_path, monkeypatch):
@@ -306,7 +305,8 @@ def test_accepting_agreed_decisions_asks_for_confirmation(db_url, cells):
     app.create_queue(chosen)
     for name in ("Ann", "Ben", "Cat"):
         app.be(name)
-        app.click("rv_keep").click("rv_keep")  # two agreed cells; the third stays pending
+        app.vote(chosen[0], action="retain")  # two agreed cells; the third stays pending
+        app.vote(chosen[1], action="retain")
     app.be("Eve", "", "adjudicator").goto(ADJUDICATION)
     assert "**2** agreed cells in this list have no final decision yet" in app.text()
     app.click("aj_accept")
@@ -361,10 +361,7 @@ def test_user_text_is_shown_as_text_never_as_html(db_url, cells):
     app = App().goto(REVIEW).real_store().be("Root", "", "admin")
     app.create_queue(chosen, name=f"queue {payload}")
     app.be(f"Mallory {payload}"[:80], "Team <b>x</b>")
-    app.at.text_input(key=f"rv_comment_{chosen[0]}").input(payload)
-    app.click("rv_keep")  # a queue of one cell: it stays on it, now voted
-    assert "Your vote: **Keep label**" in app.text()
-    assert payload in [t.value for t in app.at.text]  # st.text: shown, never interpreted
+    app.vote(chosen[0], action="retain", comment=payload)  # the component sets text only
     for page in (REVIEW, CONSENSUS, AUDIT):
         app.goto(page)
         assert "<script>" not in app.html() and "onerror" not in app.html(), page

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from wbcreview.errors import WbcreviewError
+from wbcreview.errors import WbcreviewError, listing
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
@@ -51,14 +51,8 @@ class Table:
 
 def one_line(name: str, problems: list[str], tail: str = "") -> str:
     """`name: 3 problems, nothing imported: line 2: ...; line 5: ...` on one line."""
-    shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
-    more = (
-        f"; and {len(problems) - MAX_PROBLEMS_SHOWN} more"
-        if len(problems) > MAX_PROBLEMS_SHOWN
-        else ""
-    )
     count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
-    return f"{name}: {count}{tail}: {shown}{more}"
+    return f"{name}: {count}{tail}: {listing(problems, MAX_PROBLEMS_SHOWN, '; ')}"
 
 
 def read_table(

@@ -52,6 +52,14 @@ def gallery_copy(tmp_path_factory, monkeypatch):
     return base, data, home, url, ids, labels
 
 
+SAVED = "() => window.__wbcLoop && window.__wbcLoop.events.length === 0"
+
+
+def saved(page) -> None:
+    """Wait until every decision made in the browser is acknowledged by the store."""
+    page.wait_for_function(SAVED, timeout=60_000)
+
+
 def test_keys_in_gallery_mode_store_votes_undo_and_sign_off(page, gallery_copy):
     base, data, home, url, ids, labels = gallery_copy
     server = start_server(data, home, base / "streamlit.log")
@@ -60,44 +68,57 @@ def test_keys_in_gallery_mode_store_votes_undo_and_sign_off(page, gallery_copy):
         settle(page)
         no_exception(page, server)
         be(page, "Gia")
-        assert page.locator("[data-gr-cell]").count() == 24
-        assert page.locator(".gr-keys kbd", has_text="S").count() >= 1
+        page.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.cursor")
+        assert page.locator(".rl-tile[data-cell]").count() == 24
+        assert page.locator(".rl-keys kbd", has_text="S").count() >= 1
 
         # click one tile, press the key of another class: one correction stored
         first = next(c for c in ids if labels[c] != "LY")
-        page.locator(f'[data-gr-cell="{first}"]').click()
-        settle(page)
-        assert "gr-sel" in page.locator(f'[data-gr-cell="{first}"]').get_attribute("class")
+        tile = page.locator(f'.rl-tile[data-cell="{first}"]')
+        tile.click()
+        assert "rl-sel" in tile.get_attribute("class")
         page.keyboard.press("l")
-        settle(page)
+        assert "→ LY" in tile.inner_text()  # painted at once, before the store answers
+        saved(page)
         no_exception(page, server)
         assert current(url, "Gia") == {first: ("correct", "LY", None)}
-        assert "→ LY" in page.locator(f'[data-gr-cell="{first}"]').inner_text()
+        assert "rl-saved" in tile.locator(".rl-badge").get_attribute("class")
 
         # the whole gallery of the cursor (G), removed as smudge cells (1), then undone (Z)
         page.keyboard.press("g")
-        settle(page)
-        chosen = page.locator(".gr-tile.gr-sel")
-        picked = {chosen.nth(i).get_attribute("data-gr-cell") for i in range(chosen.count())}
+        chosen = page.locator(".rl-tile.rl-sel")
+        picked = {chosen.nth(i).get_attribute("data-cell") for i in range(chosen.count())}
         assert picked
         page.keyboard.press("1")
-        settle(page)
+        saved(page)
         votes = current(url, "Gia")
         assert all(votes[c] == ("remove", None, "smudge") for c in picked)
         screenshot(page, "gallery-voted")
         page.keyboard.press("z")
-        settle(page)
+        saved(page)
         assert current(url, "Gia") == {first: ("correct", "LY", None)}
+
+        # enlarge a tile: its degraded and pristine images and a link to the Cell page
+        other = page.locator(f'.rl-tile[data-cell="{ids[5]}"]')
+        other.hover()
+        other.locator(".rl-zoom").click()
+        page.wait_for_function(
+            "() => window.__wbcLoop.root.querySelectorAll('.rl-card figure img').length >= 2"
+        )
+        card = page.locator(".rl-card")
+        assert "Pristine" in card.inner_text()
+        assert card.locator("a.rl-link").get_attribute("href").endswith(ids[5])
+        screenshot(page, "gallery-enlarged")
+        page.keyboard.press("Escape")
+        assert page.locator(".rl-card").count() == 0
 
         # sign off: Enter shows the counts, Enter again writes a retain for the 23 others
         page.keyboard.press("Enter")
-        settle(page)
         assert (
-            "23 without a vote will be recorded"
-            in page.locator(".st-key-gr_confirm_box").inner_text()
+            "23 tiles without a vote will be recorded" in page.locator(".rl-confirm").inner_text()
         )
         page.keyboard.press("Enter")
-        settle(page)
+        saved(page)
         no_exception(page, server)
         votes = current(url, "Gia")
         assert len(votes) == 24

@@ -22,9 +22,11 @@ from wbcreview.review import workflow as review
 pytestmark = pytest.mark.e2e
 
 FIGURES_PAINTED = """() => {
-  const imgs = [...document.querySelectorAll('figure.wbc-fig img')];
+  const S = window.__wbcLoop;
+  const imgs = S && S.root ? [...S.root.querySelectorAll('figure.rl-fig img')] : [];
   return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
 }"""
+SAVED = "() => window.__wbcLoop && window.__wbcLoop.events.length === 0"
 
 
 def sidebar_page(page, server, name: str) -> None:
@@ -58,8 +60,21 @@ def press(page, key: str) -> None:
 
 
 def cell_shown(page) -> str:
+    """The cell of the Adjudication page."""
     heading = page.locator("h4", has_text=re.compile(r"^Cell ")).first
     return heading.inner_text().removeprefix("Cell ").strip()
+
+
+def loop_cell(page) -> str:
+    """The cell the review loop shows (Review page), once it shows one."""
+    page.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.cursor")
+    return page.locator(".rl-cellhead b").inner_text().removeprefix("Cell ").strip()
+
+
+def key(page, name: str) -> None:
+    """Press a key on the review loop and wait until the store acknowledged it."""
+    page.keyboard.press(name)
+    page.wait_for_function(SAVED, timeout=60_000)
 
 
 def metric(page, label: str) -> str:
@@ -87,7 +102,7 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
     chosen = list(cells["cell_id"][:3])
     label = dict(zip(cells["cell_id"], cells["label"], strict=True))
     target = next(c for c in ("LY", "MO", "BL") if c != label[chosen[0]])
-    key = review.CLASS_KEYS[target]
+    code = review.CLASS_KEYS[target]
     server = start_server(data, home, base / "streamlit-1.log")
     try:
         open_page(page, server, "Review")
@@ -105,25 +120,25 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
 
         for name, team in (("Ann", "Team 1"), ("Ben", "Team 2"), ("Cat", "Team 3")):
             be(page, name, team, "annotator")
-            assert cell_shown(page) == chosen[0]
+            assert loop_cell(page) == chosen[0]
             page.wait_for_function(FIGURES_PAINTED)
-            press(page, key)  # correct to the target class, with its key
+            key(page, code)  # correct to the target class, with its key
             no_exception(page, server)
-            expect(page.get_by_text(f"cell {chosen[0]} · Correct → {target}")).to_be_visible()
-            assert cell_shown(page) == chosen[1]
+            assert loop_cell(page) == chosen[1]
+            expect(page.get_by_text("✓ all saved")).to_be_visible()
         screenshot(page, "review-voted")
 
         # Cat tries the other keys: keep the second cell, undo it, step back and forth.
-        press(page, "k")
-        assert cell_shown(page) == chosen[2]
-        press(page, "z")
-        assert cell_shown(page) == chosen[1]
+        key(page, "k")
+        assert loop_cell(page) == chosen[2]
+        key(page, "z")
+        assert loop_cell(page) == chosen[1]
         expect(page.get_by_text("You have not voted on this cell.")).to_be_visible()
-        press(page, "ArrowLeft")
-        assert cell_shown(page) == chosen[0]
+        key(page, "ArrowLeft")
+        assert loop_cell(page) == chosen[0]
         expect(page.get_by_text(f"Your vote: Correct → {target}")).to_be_visible()
-        press(page, "ArrowRight")
-        assert cell_shown(page) == chosen[1]
+        key(page, "ArrowRight")
+        assert loop_cell(page) == chosen[1]
 
         sidebar_page(page, server, "Consensus")
         assert metric(page, "Agreed") == "1" and metric(page, "Votes") == "3"
@@ -151,8 +166,7 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
         settle(page)
         be(page, "Ann", "Team 1", "annotator")
         sidebar_page(page, server, "Review")
-        assert cell_shown(page) == chosen[1]
-        expect(page.get_by_text("1 of 3 cells voted")).to_be_visible()
+        assert loop_cell(page) == chosen[1]
     finally:
         stop_server(server)
 
@@ -160,10 +174,9 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
     try:
         open_page(page, server, "Review?queue=1")
         be(page, "Ben", "Team 2", "annotator")
-        assert cell_shown(page) == chosen[1]
-        expect(page.get_by_text("1 of 3 cells voted")).to_be_visible()
-        press(page, "u")
-        expect(page.get_by_text(f"cell {chosen[1]} · Unsure")).to_be_visible()
+        assert loop_cell(page) == chosen[1]
+        key(page, "u")
+        assert loop_cell(page) == chosen[2]
         page.wait_for_function(FIGURES_PAINTED)
         screenshot(page, "review-after-restart")
         be(page, "Eve", "Experts", "adjudicator")

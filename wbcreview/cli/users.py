@@ -20,13 +20,8 @@ def cmd_add_user(args) -> int:
     else:
         password = getpass.getpass(f"Password for {args.name}: ")
         if getpass.getpass("Repeat the password: ") != password:
-            print("error: the two passwords differ; nothing written", file=sys.stderr)
-            return 1
-    try:
-        who = auth.add_user(path, args.name, args.team, args.role, password, email=args.email)
-    except auth.AuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+            raise auth.AuthError("the two passwords differ; nothing written")
+    who = auth.add_user(path, args.name, args.team, args.role, password, email=args.email)
     print(f"user {who.name!r} ({who.role}{', ' + who.team if who.team else ''}) written to {path}")
     return 0
 

@@ -23,7 +23,7 @@ from wbcreview import files as fsutil
 from wbcreview.data import optimize
 from wbcreview.data.catalog import open_catalog
 from wbcreview.data.release import CLASS_CODES, DEGRADATION_PARAMS
-from wbcreview.errors import WbcreviewError
+from wbcreview.errors import WbcreviewError, listing
 
 Progress = Callable[[int, int, str], None]
 ACTIONS = ("correct", "remove", "retain")
@@ -94,9 +94,7 @@ def normalise_decisions(frame: pd.DataFrame, known_cells: set[str] | None = None
             )
         seen[image_id] = i
     if problems:
-        shown = "\n  ".join(problems[:30])
-        more = f"\n  ... and {len(problems) - 30} more" if len(problems) > 30 else ""
-        raise ApplyError(f"{len(problems)} bad decision(s):\n  {shown}{more}")
+        raise ApplyError(f"{len(problems)} bad decision(s):\n  {listing(problems, 30)}")
     return frame
 
 

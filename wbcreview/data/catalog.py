@@ -365,6 +365,11 @@ def _build(root: Path, shards: list[Shard], path: Path, fingerprint: str, progre
             )
             con.execute("CHECKPOINT")
         os.replace(tmp, path)
+    except (duckdb.Error, OSError) as exc:
+        # Disk full, a read-only home, a damaged side file: say where and what, once.
+        raise CatalogError(
+            f"the catalog of {root} could not be built in {path.parent}: {exc}"
+        ) from exc
     finally:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
@@ -406,7 +411,7 @@ def _add_shard(con, shard_id: int, shard: Shard) -> tuple[int, bool, str | None]
         return 0, False, "; ".join(problems)
     try:
         table = pf.read(columns=[*METADATA_COLUMNS, "image.path"])
-    except Exception as exc:
+    except (pa.ArrowException, OSError) as exc:
         return 0, False, f"metadata columns cannot be read ({_short(exc)})"
     n = table.num_rows
     image_path = table.column("image").combine_chunks().field("path")

@@ -1500,6 +1500,19 @@ class Store:
             self._read(lambda conn: _frame(conn.execute(stmt).all(), VOTE_COLUMNS)), viewer
         )
 
+    def own_votes(self, reviewer: Reviewer, cell_ids: Iterable[str]) -> dict[str, tuple]:
+        """cell -> (action, label, reason) of `reviewer`'s current vote on each of `cell_ids`
+        that has one: the review loop's read after every round trip (no DataFrame)."""
+        cells = [_clean_cell(c) for c in cell_ids]
+        if not cells:
+            return {}
+        stmt = _current(votes, ("reviewer", "cell_id"), reviewer=reviewer.name, cell_id=cells)
+        stmt = stmt.with_only_columns(
+            votes.c.cell_id, votes.c.action, votes.c.label, votes.c.reason
+        )
+        rows = self._read(lambda conn: conn.execute(stmt).all())
+        return {str(r[0]): (r[1], r[2], r[3]) for r in rows}
+
     def adjudications_frame(self, viewer: Reviewer | None = None) -> pd.DataFrame:
         """Every adjudication row, undo rows included, by id (blind mode as in votes_frame)."""
         stmt = sa.select(adjudications).order_by(adjudications.c.id)

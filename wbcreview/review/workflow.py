@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.query import Filter, where
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
-from wbcreview.errors import WbcreviewError
+from wbcreview.errors import WbcreviewError, listing
 from wbcreview.review import aggregation, consensus
 from wbcreview.review.store import REMOVE_REASONS
 
@@ -210,14 +210,11 @@ class IdImport:
         """A message naming the unknown ids by line, or None when every id is known."""
         if not self.unknown:
             return None
-        shown = "; ".join(
-            f"line {line}: {_quote(value)}" for line, value in self.unknown[:MAX_LISTED_PROBLEMS]
-        )
-        more = len(self.unknown) - MAX_LISTED_PROBLEMS
-        tail = f"; and {more:,} more" if more > 0 else ""
+        lines = [f"line {line}: {_quote(value)}" for line, value in self.unknown]
+        shown = listing(lines, MAX_LISTED_PROBLEMS, "; ")
         return (
             f"{len(self.unknown):,} of the {self.ids:,} ids in {name} are not image ids of "
-            f"this copy ({shown}{tail}). Fix or remove those lines and import again."
+            f"this copy ({shown}). Fix or remove those lines and import again."
         )
 
 
@@ -387,6 +384,37 @@ def describe_decision(action: str | None, label: str | None = None, reason=None)
     if action == "remove":
         return f"Remove ({REMOVE_REASONS.get(reason, reason or 'no reason')})"
     return ACTION_NAMES.get(action, action)
+
+
+def adjudication_default(row: Mapping) -> tuple[str, str | None, str | None] | None:
+    """(action, label, reason) the adjudication form pre-selects: the leading decision when
+    it has a strict majority of the cell's votes (share > 0.5); None in a tie or a split with
+    no majority, so that nothing is decided for the adjudicator."""
+    action, share = row.get("action"), row.get("share")
+    try:
+        majority = share is not None and float(share) > 0.5
+    except (TypeError, ValueError):
+        majority = False
+    if action not in ("retain", "correct", "remove") or not majority:
+        return None
+    label = row.get("leading_label") if action == "correct" else None
+    reason = row.get("reason") if action == "remove" else None
+    return (
+        str(action),
+        label if isinstance(label, str) else None,
+        reason if isinstance(reason, str) else None,
+    )
+
+
+def missing_choice(action: str | None, label: str | None, reason: str | None) -> str | None:
+    """What the adjudicator must still choose before a decision can be recorded, or None."""
+    if action not in ("retain", "correct", "remove"):
+        return "choose a decision (retain, correct or remove) first."
+    if action == "correct" and not label:
+        return "choose the class to correct to first."
+    if action == "remove" and not reason:
+        return "choose the reason for removing the cell first."
+    return None
 
 
 def hard_partners(label: str | None) -> list[str]:

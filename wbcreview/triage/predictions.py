@@ -37,7 +37,7 @@ from wbcreview import files as fsutil
 from wbcreview.data.catalog import catalog_prefix
 from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.release import CLASS_CODES
-from wbcreview.errors import WbcreviewError
+from wbcreview.errors import WbcreviewError, listing
 
 KINDS = ("labels", "probabilities")
 PROB_TOLERANCE = 0.01  # |sum of a row's probabilities - 1| allowed (rounded CSV values)
@@ -209,9 +209,8 @@ def _line_order(problem: str) -> tuple[int, int]:
 
 
 def _summary(name: str, problems: list[str]) -> str:
-    shown = "\n  ".join(problems[:MAX_SHOWN])
-    more = f"\n  ... and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
-    return f"{name}: {len(problems)} problem(s), nothing imported:\n  {shown}{more}"
+    shown = listing(problems, MAX_SHOWN)
+    return f"{name}: {len(problems)} problem(s), nothing imported:\n  {shown}"
 
 
 def catalog_rows(cur) -> pd.DataFrame:

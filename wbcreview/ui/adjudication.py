@@ -173,9 +173,9 @@ def _adjudicate_cell(cat, cur, store: Store, expert: Reviewer, row: dict, ids, p
     )
     left, right = st.columns([1, 1], gap="large")
     with left:
-        zoom = float(st.session_state.get("aj_zoom", 1.0) or 0)
+        zoom = float(st.session_state.get("aj_zoom", 0.0) or 0)  # Fit: the whole image shows
         cell_images(cat, cur, cell, zoom)
-        zoom_control("aj_zoom", 1.0)
+        zoom_control("aj_zoom", 0.0)
         finders_ui.lookalikes(cat, cell)
     with right:
         votes = store.votes_for_cell(cell, expert)
@@ -215,15 +215,18 @@ def _undo_decision(store: Store, expert: Reviewer, cell: str) -> None:
 def _decision_form(store: Store, expert: Reviewer, row: dict, ids, position: int) -> None:
     cell = row["cell_id"]
     label = row.get("label")
-    lead = row.get("action")
-    default = lead if lead in ("retain", "correct", "remove") else "retain"
+    default = review.adjudication_default(row)
     with st.container(border=True):
         st.markdown("**Your decision** (applies to the cell and its degraded copies)")
+        if default is None:
+            st.caption(
+                "The votes are split with no majority: nothing is pre-selected. Choose the "
+                "decision yourself."
+            )
         action = st.segmented_control(
             "Decision",
             ["retain", "correct", "remove"],
-            default=default,
-            required=True,
+            default=default[0] if default else None,
             key=f"aj_action_{cell}",
             format_func=lambda a: {
                 "retain": f"Retain {label}",
@@ -234,27 +237,33 @@ def _decision_form(store: Store, expert: Reviewer, row: dict, ids, position: int
         )
         new_label, reason = None, None
         if action == "correct":
-            lead_label = row.get("leading_label")
+            lead_label = default[1] if default else None
             choices = [c for c in review.CLASS_ORDER if c != label]
             new_label = st.selectbox(
                 "Correct to",
                 choices,
-                index=choices.index(lead_label) if lead_label in choices else 0,
+                index=choices.index(lead_label) if lead_label in choices else None,
+                placeholder="Choose the class",
                 key=f"aj_label_{cell}",
                 format_func=lambda c: f"{c} · {CELL_TYPES[c]}",
             )
         elif action == "remove":
             reasons = list(REMOVE_REASONS)
-            lead_reason = row.get("reason")
+            lead_reason = default[2] if default else None
             reason = st.selectbox(
                 "Reason",
                 reasons,
-                index=reasons.index(lead_reason) if lead_reason in reasons else 0,
+                index=reasons.index(lead_reason) if lead_reason in reasons else None,
+                placeholder="Choose the reason",
                 key=f"aj_reason_{cell}",
                 format_func=REMOVE_REASONS.get,
             )
         note = st.text_input("Note (optional)", key=f"aj_note_{cell}", max_chars=2000)
         if st.button("Record decision", key="aj_decide", type="primary", shortcut="Ctrl+Enter"):
+            missing = review.missing_choice(action, new_label, reason)
+            if missing:
+                st.warning(f"Nothing was recorded: {missing}", icon=":material/touch_app:")
+                return
             uid_key = f"aj_uid_{cell}_{action}_{new_label}_{reason}"
             uid = st.session_state.setdefault(uid_key, str(uuid.uuid4()))
             try:

@@ -26,6 +26,7 @@ from wbcreview import ui
 from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
+from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import can
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import finders as finders_ui
@@ -176,7 +177,8 @@ def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     notes = was_notes(cur, cat, rows)
     try:
         ranking = suspects.suspect_ranking(cat)
-    except Exception:  # a broken prediction file must not break browsing; Triage says why
+    except (WbcreviewError, OSError):  # a broken prediction file must not break browsing;
+        # the Triage page says why
         ranking = None
     if ranking is None or rows.empty:
         return notes

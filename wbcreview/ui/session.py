@@ -42,6 +42,28 @@ PAGE_FILES = {
     "audit": "pages/8_Audit.py",
 }
 IMAGE_PX = 96
+_FORGET = "wbc_identity_forget"  # the name was cleared: the browser forgets it too
+
+# Local mode: the identity is kept in the browser's localStorage, so a reload or a new tab
+# of the same browser starts as the same reviewer (one round trip on the first run). The
+# component is JavaScript only and gets name, team and role as data, never as markup.
+_IDENTITY_JS = """
+export default function (component) {
+  const { data, setTriggerValue } = component;
+  const KEY = 'wbcreview.identity';
+  if (!data) return;
+  try {
+    if (data.forget) localStorage.removeItem(KEY);
+    else if (data.identity) localStorage.setItem(KEY, JSON.stringify(data.identity));
+    else if (!window.__wbcIdentityAsked) {
+      window.__wbcIdentityAsked = true;
+      const saved = JSON.parse(localStorage.getItem(KEY) || 'null');
+      if (saved && saved.name) setTriggerValue('restore', saved);
+    }
+  } catch (e) { /* storage refused (private mode): the sidebar asks as before */ }
+}
+"""
+_identity_component = st.components.v2.component("wbcreview_identity", js=_IDENTITY_JS)
 _IDENTITY = "wbc_identity"  # the reviewer chosen in this session: name, team, role
 _ID_KEYS = {"name": "id_name", "team": "id_team", "role": "id_role"}
 _DEMO_KEY = "id_demo_store"
@@ -71,6 +93,15 @@ def identity_sidebar() -> Reviewer | None:
         ss[key] = saved[field]
     with st.sidebar:
         st.subheader("Reviewer")
+        _identity_component(
+            key="wbc_identity_store",
+            data={
+                "identity": saved if saved.get("name") else None,
+                "forget": bool(ss.get(_FORGET)),
+            },
+            on_restore_change=_restore_identity,
+            height=0,
+        )
         st.text_input(
             "Your name",
             key=_ID_KEYS["name"],
@@ -104,6 +135,23 @@ def identity_sidebar() -> Reviewer | None:
 def _save_identity() -> None:
     ss = st.session_state
     ss[_IDENTITY] = {field: ss.get(key) or "" for field, key in _ID_KEYS.items()}
+    ss[_FORGET] = not (ss[_IDENTITY]["name"] or "").strip()
+
+
+def _restore_identity() -> None:
+    """The browser remembered a reviewer (local mode): use it unless one is chosen."""
+    ss = st.session_state
+    value = ss.get("wbc_identity_store")
+    saved = value.get("restore") if hasattr(value, "get") else None
+    current = ss.get(_IDENTITY) or {}
+    if not isinstance(saved, dict) or (current.get("name") or "").strip() or ss.get(_FORGET):
+        return
+    role = saved.get("role") if saved.get("role") in ROLES else "annotator"
+    ss[_IDENTITY] = {
+        "name": str(saved.get("name") or "")[:80],
+        "team": str(saved.get("team") or "")[:80],
+        "role": role,
+    }
 
 
 def _reviewer_from_session() -> tuple[Reviewer | None, str | None]:

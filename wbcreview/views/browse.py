@@ -350,8 +350,8 @@ def image_size(data: bytes | None) -> tuple[int, int] | None:
     try:
         with Image.open(io.BytesIO(data)) as im:
             return im.size
-    except Exception:
-        return None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None  # what Pillow raises for bytes that are not an image it can read
 
 
 def compare_html(figures: Sequence[Figure], zoom: float = 0.0) -> str:
