@@ -97,7 +97,7 @@ def test_json_export_example_is_what_export_writes():
     records = json.loads(BLOCKS["export-json"])
     frame = decisions.typed(pd.DataFrame(records))
     assert json.loads(decisions.export_bytes(frame, "json")) == records
-    assert pd.read_json(io.StringIO(BLOCKS["export-json"])).shape == (2, 17)
+    assert pd.read_json(io.StringIO(BLOCKS["export-json"])).shape == (2, 19)
 
 
 def test_parquet_schema_example_is_the_schema():

@@ -144,7 +144,7 @@ def test_a_full_cycle_three_votes_agreed_adjudicated_and_audited(db_url, cells):
     assert set(votes["label"]) == {target} and set(votes["queue_id"]) == {1}
 
     app.goto(CONSENSUS)  # still Cat, an annotator: sees the cell she voted on
-    table = app.at.dataframe[0].value
+    table = next(d.value for d in app.at.dataframe if "cell_id" in d.value.columns)
     row = table[table["cell_id"] == chosen[0]].iloc[0]
     assert row["status"] == "agreed" and row["votes"] == 3
     assert row["leading"] == review.describe_decision("correct", target)
@@ -161,7 +161,7 @@ def test_a_full_cycle_three_votes_agreed_adjudicated_and_audited(db_url, cells):
     assert f"Decision saved for cell `{chosen[0]}`" in app.text()
 
     app.goto(CONSENSUS)
-    table = app.at.dataframe[0].value
+    table = next(d.value for d in app.at.dataframe if "cell_id" in d.value.columns)
     row = table[table["cell_id"] == chosen[0]].iloc[0]
     assert row["status"] == "adjudicated" and row["adjudicated_by"] == "Eve"
 
@@ -455,3 +455,33 @@ def test_admin_turns_expert_decisions_into_calibration_cells(db_url, cells):
     assert calib.loc[a, "label"] == picked["label"].iloc[0] and calib.loc[b, "label"] == "PLY"
     assert calib.loc[c, "action"] == "remove"
     assert "(0 new)" in app.at.button(key="rq_calibrate").label
+
+
+def test_admin_switches_the_aggregation_method_and_the_votes_stay(db_url, cells):
+    teams = [Reviewer(f"a{i}", f"T{i}", "annotator") for i in range(4)]
+    picked = cells.head(8)
+    with Store.open(db_url) as store:
+        for n, (cell, label) in enumerate(zip(picked["cell_id"], picked["label"], strict=True)):
+            for i, who in enumerate(teams):
+                if i == 3 and n % 2:
+                    store.add_vote(who, cell, "correct", label="PLY" if label != "PLY" else "PC")
+                else:
+                    store.add_vote(who, cell, "retain")
+        before = len(store.votes_frame())
+    app = App().goto(CONSENSUS).be("Admin", "Lab", "admin").real_store()
+    assert "Expected wrong agreed decisions" in [m.label for m in app.at.metric]
+    app.at.selectbox(key="cs_method").select("dawid-skene")
+    app.run()
+    assert app.at.number_input(key="cs_threshold_dawid-skene").value == 0.95
+    assert "posterior probability reaches 0.95" in app.text()
+    app.click("cs_save_method")
+    assert "The project now uses" in app.text()
+    with Store.open(db_url) as store:
+        assert store.aggregation_choice() == {"method": "dawid-skene", "threshold": "0.95"}
+        assert len(store.votes_frame()) == before
+    heat = [c for c in app.at.get("plotly_chart")]
+    assert len(heat) >= 3  # confusion heat maps beside the calibration figures
+    # a consensus row's "Adjudicate this cell" link opens that cell on the Adjudication page
+    cell = picked["cell_id"].iloc[1]
+    app.goto(ADJUDICATION, cell=cell)
+    assert app.cell_shown() == cell

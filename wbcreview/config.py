@@ -64,6 +64,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Share of a cell's votes the leading decision needs for the cell to be agreed.",
     ),
     Setting(
+        "WBCREVIEW_AGGREGATION",
+        "majority",
+        "How votes become a decision: majority, calibration (weighted by calibration "
+        "accuracy), dawid-skene, glad or semi-supervised (Dawid-Skene with calibration cells "
+        "as known labels). An admin's choice on the Consensus page overrides it per store.",
+    ),
+    Setting(
+        "WBCREVIEW_THRESHOLD",
+        "",
+        "Leading posterior a cell needs to be agreed without the expert. Unset: "
+        "WBCREVIEW_QUORUM for majority and calibration, 0.95 for the model methods.",
+    ),
+    Setting(
         "WBCREVIEW_BLIND",
         "1",
         "1: an annotator sees others' votes on a cell only after voting on it; 0: always.",

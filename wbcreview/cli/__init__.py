@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from wbcreview import __version__, config, logs
+from wbcreview.cli import aggregation as aggregation_cli
 from wbcreview.cli import finders as finders_cli
 from wbcreview.cli import triage as triage_cli
 from wbcreview.cli import users as users_cli
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     triage_cli.add_parsers(sub)
     users_cli.add_parsers(sub)
+    aggregation_cli.add_parsers(sub)
     finders_cli.add_parsers(sub)
     return parser
 

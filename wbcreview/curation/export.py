@@ -16,7 +16,7 @@ import pandas as pd
 
 from wbcreview.curation.errors import DecisionsError
 from wbcreview.data.release import CLASS_CODES
-from wbcreview.review import consensus, permissions
+from wbcreview.review import aggregation, permissions
 
 FORMATS = ("csv", "parquet", "json")
 # Each export column and its type, whatever the content (docs/FORMATS.md lists them).
@@ -39,6 +39,8 @@ COLUMN_TYPES: dict[str, str] = {
     "note": "string",
     "decided_at": "timestamp",
     "degraded_image_ids": "list",
+    "method": "string",
+    "threshold": "float64",
 }
 EXPORT_COLUMNS = tuple(COLUMN_TYPES)
 CHALLENGE_COLUMNS = ("ID", "labels", "split")
@@ -83,7 +85,15 @@ def _id_list(value) -> list[str]:
     return [v for v in str(value).split(";") if v]
 
 
-def final_decisions(cur, store, include_agreed: bool = False, *, viewer) -> pd.DataFrame:
+def final_decisions(
+    cur,
+    store,
+    include_agreed: bool = False,
+    *,
+    viewer,
+    method: str | None = None,
+    threshold=None,
+) -> pd.DataFrame:
     """The final decision of every decided cell, with its votes and the catalog's facts.
 
     `cur` is a catalog cursor, `store` an open Store. Adjudicated cells always; with
@@ -91,13 +101,15 @@ def final_decisions(cur, store, include_agreed: bool = False, *, viewer) -> pd.D
     `viewer` (required: None only for a trusted local caller) limits the rows and columns as
     review/permissions.py `limit_decisions` says: an annotator in blind mode gets the final
     label of adjudicated cells only. Columns: EXPORT_COLUMNS. Empty (with those columns)
-    when nothing is decided.
+    when nothing is decided. Agreed cells follow `method` and `threshold` (None: the store's
+    aggregation choice); `method` and `threshold` say what agreed a decision ('expert' for an
+    expert's adjudication).
     """
-    frame = _all_final_decisions(cur, store, include_agreed)
+    frame = _all_final_decisions(cur, store, include_agreed, method, threshold)
     return permissions.limit_decisions(frame, viewer, store.blind)
 
 
-def _all_final_decisions(cur, store, include_agreed: bool) -> pd.DataFrame:
+def _all_final_decisions(cur, store, include_agreed: bool, method, threshold) -> pd.DataFrame:
     votes = store.current_votes()
     adjudications = store.current_adjudications()
     cells = cur.execute(
@@ -108,7 +120,12 @@ def _all_final_decisions(cur, store, include_agreed: bool) -> pd.DataFrame:
     labels = dict(zip(cells["image_id"], cells["label"], strict=True))
     if votes.empty and adjudications.empty:
         return typed(pd.DataFrame(columns=list(EXPORT_COLUMNS)))
-    table = consensus.consensus_table(votes, adjudications, labels)
+    if method is None:
+        method, threshold = aggregation.choice(store.aggregation_choice())
+    table = aggregation.consensus_table(
+        votes, adjudications, labels, method=method, threshold=threshold,
+        calibration=store.calibration_frame(),
+    )  # fmt: skip
     keep = table["status"] == "adjudicated"
     if include_agreed:
         keep |= table["status"] == "agreed"
@@ -136,9 +153,12 @@ def _all_final_decisions(cur, store, include_agreed: bool) -> pd.DataFrame:
             else (None if action == "remove" else fact["label"])
         )
         note, decided_at = None, None
+        produced = (rec["method"], rec["threshold"])
         if rec["status"] == "adjudicated" and adj is not None and cell in adj.index:
             note = adj.loc[cell, "note"]
             decided_at = pd.Timestamp(adj.loc[cell, "created_at"])
+            expert = adj.loc[cell, "basis"] != "consensus"
+            produced = ("expert", None) if expert else aggregation.produced_by(note)
         rows.append(
             {
                 "image_id": cell,
@@ -160,6 +180,8 @@ def _all_final_decisions(cur, store, include_agreed: bool) -> pd.DataFrame:
                 "note": None if note is None or pd.isna(note) else note,
                 "decided_at": decided_at,
                 "degraded_image_ids": [d for d in (degraded.get(cell) or "").split(";") if d],
+                "method": produced[0],
+                "threshold": produced[1],
             }
         )
     # "correct" to the label a cell already has changes nothing: count it as retained.

@@ -185,6 +185,7 @@ def consensus_table(
     min_votes: int | None = None,
     quorum: float | None = None,
     weights: Mapping[str, float] | None = None,
+    leading: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per cell with votes or an adjudication: the tally, the leading decision and
     its share, the status, and the final decision.
@@ -195,7 +196,10 @@ def consensus_table(
     'disputed'. `weights` (reviewer -> weight, e.g. calibration accuracy) weights the
     shares; reviewers without a weight get the mean weight; the vote count for `min_votes`
     is not weighted. `hard_group` names the confusable group when the votes disagree only
-    within one (those go to the expert first). Columns: cell_id, votes, weight, tally,
+    within one (those go to the expert first). `leading` (cell_id, decision, probability,
+    second: a probabilistic aggregation's, see aggregation.py) replaces the tally's leading
+    decision and share: a cell is agreed when that probability reaches `quorum`; cells
+    missing from it (only 'unsure' votes) lead with 'unsure'. Columns: cell_id, votes, weight, tally,
     decision, action, label, reason, share, status, hard_group, final_action, final_label,
     final_reason, adjudicated_by, basis.
     """
@@ -226,6 +230,19 @@ def consensus_table(
         out[column] = lead[column]
     out["share"] = (lead["weight"] / out["weight"].where(out["weight"] > 0)).fillna(0.0)
     tied = np.isclose(second.astype(float).fillna(-1.0), lead["weight"].astype(float))
+    if leading is not None:
+        model = leading.set_index("cell_id").reindex(out.index)
+        decision = model["decision"].astype(object).where(model["decision"].notna(), "unsure")
+        parts = decision.str.split(":", n=1, expand=True).reindex(columns=[0, 1])
+        out["decision"] = decision
+        out["action"] = parts[0].astype(object)
+        out["label"] = parts[1].astype(object).where(parts[1].notna(), None)
+        removal = t[t["action"] == "remove"].drop_duplicates("cell_id").set_index("cell_id")
+        reason = removal["reason"].reindex(out.index)
+        out["reason"] = reason.where(out["action"] == "remove", None)
+        out["share"] = model["probability"].astype(float).fillna(0.0)
+        tied = np.isclose(model["second"].astype(float).fillna(-1.0), out["share"])
+        lead = out
     agreed = ~tied & (out["share"] >= quorum - 1e-9) & (lead["decision"] != "unsure")
     out["status"] = np.where(
         out["votes"] < min_votes, "pending", np.where(agreed, "agreed", "disputed")

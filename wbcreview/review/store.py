@@ -1438,6 +1438,34 @@ class Store:
         )
         return None if value is None else int(value)
 
+    # -- aggregation choice (issue 18) ------------------------------------------------
+
+    def aggregation_choice(self) -> dict[str, str]:
+        """The admin's aggregation method and threshold for this store ({} when never set).
+
+        Keys 'method' and 'threshold' (as text); aggregation.choice() validates them.
+        """
+        stmt = sa.select(meta.c.key, meta.c.value).where(
+            meta.c.key.in_(["aggregation_method", "aggregation_threshold"])
+        )
+        rows = self._read(lambda conn: conn.execute(stmt).all())
+        return {key.removeprefix("aggregation_"): value for key, value in rows}
+
+    def set_aggregation(self, admin: Reviewer, method: str, threshold: float) -> None:
+        """Set this store's aggregation method and threshold (admin only). Votes and
+        adjudications are untouched: the consensus is recomputed from them."""
+        _require(admin, "manage_queues", "choose the aggregation method")
+        values = {
+            "aggregation_method": str(method),
+            "aggregation_threshold": repr(float(threshold)),
+        }
+
+        def work(conn: Connection) -> None:
+            conn.execute(meta.delete().where(meta.c.key.in_(list(values))))
+            conn.execute(meta.insert(), [{"key": k, "value": v} for k, v in values.items()])
+
+        self._write(work)
+
     @property
     def is_demo(self) -> bool:
         """Whether this store holds simulated demo votes."""

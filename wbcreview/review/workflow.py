@@ -27,7 +27,7 @@ from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.query import Filter, where
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.errors import WbcreviewError, listing
-from wbcreview.review import consensus
+from wbcreview.review import aggregation, consensus
 from wbcreview.review.store import REMOVE_REASONS
 from wbcreview.views.charts import escape_figure
 
@@ -438,8 +438,14 @@ def consensus_overview(
     *,
     min_votes: int | None = None,
     quorum: float | None = None,
+    method: str | None = None,
+    calibration: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """consensus.consensus_table with the catalog's labels and the voters' teams joined.
+
+    With `method` (a key of aggregation.METHODS) the table is aggregation.consensus_table
+    under that method, `quorum` being its threshold (None: the method's default), and has
+    the columns probability, method and threshold too.
 
     `votes` is store.current_votes(), `adjudications` store.current_adjudications(),
     `cells` catalog_cells(). Adds: label, original_label, teams (the voters' teams,
@@ -447,9 +453,15 @@ def consensus_overview(
     'remove' the final decision leaves the cell with; None when undecided), final (in words).
     """
     labels = labels_of(cells)
-    table = consensus.consensus_table(
-        votes, adjudications, labels, min_votes=min_votes, quorum=quorum
-    )
+    if method is None:
+        table = consensus.consensus_table(
+            votes, adjudications, labels, min_votes=min_votes, quorum=quorum
+        )
+    else:
+        table = aggregation.consensus_table(
+            votes, adjudications, labels, method=method, threshold=quorum,
+            calibration=calibration, min_votes=min_votes,
+        )  # fmt: skip
     voters = (
         votes[["cell_id"]]
         .assign(team=votes["team"] if "team" in votes.columns else None)
@@ -471,10 +483,14 @@ def consensus_overview(
         ).df()
     finally:
         con.close()
-    out = out.astype({c: object for c in out.columns if c not in ("votes", "weight", "share")})
+    numeric = ("votes", "weight", "share", "probability", "threshold")
+    out = out.astype({c: object for c in out.columns if c not in numeric})
     out = out.where(out.notna(), None) if len(out) else out
     out["votes"] = out["votes"].astype("int64")
     out["share"] = out["share"].astype(float)
+    for column in ("probability", "threshold"):
+        if column in out.columns:
+            out[column] = out[column].astype(float)
     out["leading"] = [
         describe_decision(a, lab, r)
         for a, lab, r in zip(out["action"], out["leading_label"], out["reason"], strict=True)
@@ -724,7 +740,9 @@ WORK_ORDER: dict[str, int] = {"disputed": 0, "agreed": 1, "pending": 2, "adjudic
 def worklist(table: pd.DataFrame, statuses: Iterable[str] = ("disputed", "agreed")) -> pd.DataFrame:
     """The cells for the expert, in order: disputed ones first (disagreements inside a hard
     group before others, then the least agreed), then agreed (least agreed first), then
-    pending and adjudicated when asked for."""
+    pending and adjudicated when asked for. A table with a `probability` column (see
+    aggregation.consensus_table) is ordered, within each status, by expected benefit:
+    (1 - probability), doubled for a dispute inside a hard group."""
     wanted = set(statuses)
     rows = table[table["status"].isin(wanted)] if wanted else table
     if rows.empty:
@@ -733,11 +751,16 @@ def worklist(table: pd.DataFrame, statuses: Iterable[str] = ("disputed", "agreed
         _status=rows["status"].map(WORK_ORDER).fillna(9),
         _hard=rows["hard_group"].isna().astype(int),
     )
-    order = order.sort_values(
-        ["_status", "_hard", "share", "votes", "cell_id"],
-        ascending=[True, True, True, False, True],
-        kind="stable",
-    )
+    if "probability" in rows.columns:  # aggregation: highest expected benefit first
+        benefit = (1.0 - rows["probability"].astype(float)) * np.where(
+            rows["hard_group"].notna(), aggregation.HARD_IMPORTANCE, 1.0
+        )
+        order = order.assign(_hard=-benefit)
+        keys, ascending = ["_status", "_hard", "votes", "cell_id"], [True, True, False, True]
+    else:
+        keys = ["_status", "_hard", "share", "votes", "cell_id"]
+        ascending = [True, True, True, False, True]
+    order = order.sort_values(keys, ascending=ascending, kind="stable")
     return order.drop(columns=["_status", "_hard"]).reset_index(drop=True)
 
 

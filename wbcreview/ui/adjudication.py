@@ -10,6 +10,7 @@ import streamlit as st
 
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
+from wbcreview.review import aggregation
 from wbcreview.review import workflow as review
 from wbcreview.review.store import (
     REMOVE_REASONS,
@@ -88,6 +89,13 @@ def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> 
         st.info("No cell matches these filters.")
         return
     ids = list(shown["cell_id"])
+    asked = st.query_params.get("cell")  # from a Consensus row: open that cell once
+    if asked:
+        del st.query_params["cell"]
+        if asked in ids:
+            st.session_state["aj_cell"] = asked
+        else:
+            st.warning(f"Cell {as_code(asked)} is not in this list (its status or filters).")
     current = st.session_state.get("aj_cell")
     if current not in ids:
         current = ids[0]
@@ -306,6 +314,9 @@ def _bulk_accept(store: Store, expert: Reviewer, shown: pd.DataFrame) -> None:
             f"Confirm: accept {len(decisions):,} decisions", key="aj_accept_confirm", type="primary"
         ):
             try:
+                if "method" in shown.columns and len(shown):  # what agreed them, for the export
+                    first = shown.iloc[0]
+                    note = aggregation.accept_note(first["method"], first["threshold"], note)
                 added = store.accept_consensus(decisions, expert, note=note or None, uid=confirm)
             except StoreError as exc:
                 st.error(

@@ -15,6 +15,7 @@ from wbcreview import config
 from wbcreview.data import source
 from wbcreview.data.catalog import Catalog
 from wbcreview.demo import votes as demo_votes
+from wbcreview.review import aggregation
 from wbcreview.review import workflow as review
 from wbcreview.review.store import (
     ROLES,
@@ -23,6 +24,7 @@ from wbcreview.review.store import (
     Store,
     StoreError,
     StoreUnavailable,
+    can,
     default_url,
 )
 from wbcreview.ui import text as ui_text
@@ -289,12 +291,28 @@ def cached_cells(_cur, fingerprint: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=30, max_entries=32, show_spinner="Computing consensus...")
-def cached_consensus(_store: Store, url: str, who: tuple, fingerprint: str, _cells_frame):
+def cached_consensus(
+    _store: Store,
+    url: str,
+    who: tuple,
+    fingerprint: str,
+    _cells_frame,
+    method: str | None = None,
+    threshold: float | None = None,
+):
+    """Current votes, adjudications and the consensus table under `method` and `threshold`
+    (None: the store's aggregation choice, see aggregation.choice)."""
     del url, fingerprint  # cache key
     viewer = Reviewer(*who)
     votes = _store.current_votes(viewer)
     adjudications = _store.current_adjudications(viewer)
-    table = review.consensus_overview(votes, adjudications, _cells_frame)
+    if method is None:
+        method, threshold = aggregation.choice(_store.aggregation_choice())
+    calibration = _store.calibration_frame() if can(viewer, "see_all_votes") else None
+    table = review.consensus_overview(
+        votes, adjudications, _cells_frame, quorum=threshold, method=method,
+        calibration=calibration,
+    )  # fmt: skip
     return votes, adjudications, table
 
 
