@@ -16,15 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import multiprocessing
 import os
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +31,7 @@ from wbcreview import config
 from wbcreview.data import query
 from wbcreview.data.catalog import Catalog, catalog_prefix
 from wbcreview.errors import WbcreviewError
+from wbcreview.triage import pool
 
 # Bump when the features change: older cache files are then ignored and removed.
 FEATURES_VERSION = 1
@@ -360,29 +356,7 @@ def _computed(batches: Iterator[list], workers: int) -> Iterator[np.ndarray]:
     If the worker processes cannot start (a host whose main module cannot be re-imported,
     say), the remaining batches are computed in this process.
     """
-    if workers <= 1:
-        yield from map(_features_batch, batches)
-        return
-    # spawn: workers start clean (no forked threads of Streamlit or DuckDB).
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque = deque()
-        for batch in islice(batches, 2 * workers):
-            pending.append((batch, pool.submit(_features_batch, batch)))
-        while pending:
-            batch, future = pending.popleft()
-            try:
-                block = future.result()
-            except BrokenProcessPool:
-                yield _features_batch(batch)
-                for rest, _ in pending:
-                    yield _features_batch(rest)
-                yield from map(_features_batch, batches)
-                return
-            nxt = next(batches, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(_features_batch, nxt)))
-            yield block
+    yield from pool.ordered_map(_features_batch, batches, workers)
 
 
 def cached_features(

@@ -26,14 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import multiprocessing
 import os
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +40,7 @@ from wbcreview import config
 from wbcreview.data import query
 from wbcreview.data.catalog import Catalog, catalog_prefix
 from wbcreview.errors import WbcreviewError
+from wbcreview.triage import pool
 
 # Bump when a signature changes: older caches are then ignored and removed.
 SIGNATURE_VERSION = 1
@@ -270,28 +266,7 @@ def _computed(batches: Iterator[list], workers: int) -> Iterator[dict]:
 
     If worker processes cannot start, the remaining batches are computed here.
     """
-    if workers <= 1:
-        yield from map(signatures_of, batches)
-        return
-    context = multiprocessing.get_context("spawn")  # clean workers: no forked threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque = deque()
-        for batch in islice(batches, 2 * workers):
-            pending.append((batch, pool.submit(signatures_of, batch)))
-        while pending:
-            batch, future = pending.popleft()
-            try:
-                block = future.result()
-            except BrokenProcessPool:
-                yield signatures_of(batch)
-                for rest, _ in pending:
-                    yield signatures_of(rest)
-                yield from map(signatures_of, batches)
-                return
-            nxt = next(batches, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(signatures_of, nxt)))
-            yield block
+    yield from pool.ordered_map(signatures_of, batches, workers)
 
 
 def compute(

@@ -194,3 +194,33 @@ def severity_counts(counts: pd.DataFrame) -> go.Figure:
     fig.update_layout(barmode="stack")
     fig.update_xaxes(categoryorder="array", categoryarray=splits)
     return escape_figure(_layout(fig, "Degraded rows per severity", "split", "severity"))
+
+
+def confusion_figure(matrix: pd.DataFrame, title: str, height: int = 300) -> go.Figure:
+    """One annotator's estimated confusion matrix (true outcome x voted outcome, rows sum
+    to 1) as a heat map, classes in lineage order, 'remove' last."""
+    order = _order([*matrix.index, *matrix.columns], CLASS_CODES)
+    order = [c for c in order if c != "remove"] + (["remove"] if "remove" in order else [])
+    frame = matrix.reindex(index=[c for c in order if c in matrix.index]).reindex(
+        columns=[c for c in order if c in matrix.columns]
+    )
+    fig = go.Figure(
+        go.Heatmap(
+            z=frame.to_numpy(dtype=float),
+            x=list(frame.columns),
+            y=list(frame.index),
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            showscale=False,
+            hovertemplate="true %{y}, voted %{x}: %{z:.0%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}},
+        height=height,
+        margin={"l": 40, "r": 10, "t": 36, "b": 30},
+        xaxis={"title": None, "side": "bottom", "tickfont": {"size": 10}},
+        yaxis={"title": None, "autorange": "reversed", "tickfont": {"size": 10}},
+    )
+    return escape_figure(fig)
