@@ -64,6 +64,10 @@ def test_each_page_answers_at_its_own_url_on_a_fresh_server(browser, fresh_serve
     assert "Page not found" not in page.inner_text("body")
     assert page.title().startswith("Cell · ")
     page.get_by_text(re.compile(r"^Pristine source · this row")).first.wait_for()
+    # The sections hold from this first request on (not the file list of a pages/ folder,
+    # which Streamlit shows until app.py's st.navigation has run once in the process).
+    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert "Explore" in nav and "View" not in nav and "app" not in nav.split(), nav
     page.close()
     # Every page, each in a new session, opened by typing its URL.
     for title, url in URLS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from wbcreview import config
 from wbcreview.review import auth
@@ -87,6 +88,21 @@ def _refuse_open_local_mode() -> None:
             "(`WBCREVIEW_AUTH=password`, see docs/SERVER.md)."
         )
         st.stop()
+
+
+def ensure_sections() -> None:
+    """Make the sidebar's sections hold from the very first request of a fresh server.
+
+    Streamlit 1.67 treats a `pages/` folder as a multipage app of the old kind until the
+    entry point's `st.navigation` has run once in the process: if the first request is a deep
+    link (`/Review?queue=3`), that page's script runs on its own, the sidebar lists the files
+    ("app", "View 6 more") and app.py (with its local-mode check) never runs, for every
+    session, until someone opens `/`. A page that finds itself run that way switches the
+    process to the entry point and runs again: app.py then routes to the same page.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def run() -> None:

@@ -17,7 +17,7 @@ import streamlit as st
 
 from wbcreview import logs, ui
 from wbcreview.errors import WbcreviewError
-from wbcreview.ui import browse, session
+from wbcreview.ui import browse, navigation, session
 from wbcreview.workspace import Workspace
 
 
@@ -37,6 +37,7 @@ def page(
     `reviewer` (default: the same as `store`) shows the identity box in the sidebar; `links`
     the browsing pages' sidebar links; `heading` the page title (default `title`; "" none).
     """
+    navigation.ensure_sections()
     src = ui.setup(title)
     if links:
         browse.navigation()
