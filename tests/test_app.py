@@ -54,10 +54,10 @@ PAGES = sorted(
 )
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_page_runs_on_the_demo_without_an_exception(app, page):
-    app.switch_page(page).run()
-    assert not app.exception, f"{page}: {app.exception}"
+@pytest.mark.parametrize("page_file", PAGES)
+def test_every_page_runs_on_the_demo_without_an_exception(app, page_file):
+    app.switch_page(page_file).run()
+    assert not app.exception, f"{page_file}: {app.exception}"
 
 
 def test_browse_sorted_by_suspicion_without_predictions_falls_back(app):

@@ -1,4 +1,4 @@
-"""Sign-in: the users file, bcrypt hashes, verify, the add-user command and the sign-in page."""
+"""Sign-in: the users file, bcrypt hashes, verify, the add-user command and the sign-in page_script."""
 
 from __future__ import annotations
 
@@ -172,8 +172,8 @@ PAGE = textwrap.dedent(
 
 
 @pytest.fixture
-def page(tmp_path, users, monkeypatch):
-    script = tmp_path / "page.py"
+def page_script(tmp_path, users, monkeypatch):
+    script = tmp_path / "page_script.py"
     script.write_text(PAGE)
     monkeypatch.setenv("WBCREVIEW_USERS", str(users))
     return str(script)
@@ -183,15 +183,15 @@ def _body(at) -> str:
     return " ".join(m.value for m in at.markdown)
 
 
-def test_local_mode_draws_no_sign_in(page, monkeypatch):
+def test_local_mode_draws_no_sign_in(page_script, monkeypatch):
     monkeypatch.setenv("WBCREVIEW_AUTH", "none")
-    at = AppTest.from_file(page).run()
+    at = AppTest.from_file(page_script).run()
     assert not at.exception and "PAGE BODY local" in _body(at)
 
 
-def test_password_mode_stops_the_page_until_signed_in(page, monkeypatch):
+def test_password_mode_stops_the_page_until_signed_in(page_script, monkeypatch):
     monkeypatch.setenv("WBCREVIEW_AUTH", "password")
-    at = AppTest.from_file(page).run()
+    at = AppTest.from_file(page_script).run()
     assert not at.exception and "PAGE BODY" not in _body(at)
     at.text_input(key="auth_name").input("Nobody")
     at.text_input(key="auth_password").input("correct horse")
@@ -216,10 +216,10 @@ def ui_auth_wrong() -> str:
     return ui_auth.WRONG
 
 
-def test_a_missing_users_file_is_shown_not_a_crash(page, monkeypatch, tmp_path):
+def test_a_missing_users_file_is_shown_not_a_crash(page_script, monkeypatch, tmp_path):
     monkeypatch.setenv("WBCREVIEW_AUTH", "password")
     monkeypatch.setenv("WBCREVIEW_USERS", str(tmp_path / "missing.yaml"))
-    at = AppTest.from_file(page).run()
+    at = AppTest.from_file(page_script).run()
     at.text_input(key="auth_name").input("Ann")
     at.text_input(key="auth_password").input("correct horse")
     at.button[0].click().run()
@@ -227,7 +227,7 @@ def test_a_missing_users_file_is_shown_not_a_crash(page, monkeypatch, tmp_path):
     assert "PAGE BODY" not in _body(at)
 
 
-def test_an_unknown_mode_stops_the_page(page, monkeypatch):
+def test_an_unknown_mode_stops_the_page(page_script, monkeypatch):
     monkeypatch.setenv("WBCREVIEW_AUTH", "ldap")
-    at = AppTest.from_file(page).run()
+    at = AppTest.from_file(page_script).run()
     assert "WBCREVIEW_AUTH='ldap'" in at.error[0].value and "PAGE BODY" not in _body(at)

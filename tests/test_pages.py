@@ -76,9 +76,9 @@ def after(at: AppTest) -> AppTest:
 # --- every page ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", [BROWSE, CELL, PATIENT, ATLAS])
-def test_every_page_runs_without_an_exception(open_page, page):
-    at = open_page(page)
+@pytest.mark.parametrize("page_file", [BROWSE, CELL, PATIENT, ATLAS])
+def test_every_page_runs_without_an_exception(open_page, page_file):
+    at = open_page(page_file)
     assert not at.error
 
 
@@ -98,19 +98,19 @@ def test_every_page_file_is_in_the_sidebar_once():
     assert sorted(EVERY_PAGE) == files
 
 
-@pytest.mark.parametrize("page", EVERY_PAGE)
+@pytest.mark.parametrize("page_file", EVERY_PAGE)
 def test_every_page_on_the_demo_copy_with_votes_shows_no_exception_and_no_error(
-    demo_root, voted_home, monkeypatch, page
+    demo_root, voted_home, monkeypatch, page_file
 ):
     monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
     monkeypatch.setenv("WBCREVIEW_HOME", str(voted_home))
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     at.session_state["wbc_identity"] = {"name": "Ada", "team": "Core", "role": "admin"}
-    at.switch_page(page).run()
+    at.switch_page(page_file).run()
     assert not at.exception, at.exception[0].message if at.exception else ""
     assert not at.error, [e.value for e in at.error]
-    assert any("DEMO DATA" in c.value for c in at.sidebar.caption) or page in (
+    assert any("DEMO DATA" in c.value for c in at.sidebar.caption) or page_file in (
         "pages/0_Home.py",
         "pages/1_Browse.py",
         "pages/2_Cell.py",
