@@ -322,7 +322,9 @@ def test_accepting_agreed_decisions_asks_for_confirmation(db_url, cells):
     with Store.open(db_url) as store:
         decided = store.current_adjudications()
     assert sorted(decided["cell_id"]) == sorted(chosen[:2])
-    assert set(decided["basis"]) == {"consensus"} and set(decided["note"]) == {"spot-checked"}
+    assert set(decided["basis"]) == {"consensus"}
+    # the note records what agreed the decisions (issue 18: method and threshold)
+    assert set(decided["note"]) == {"spot-checked [method=majority threshold=0.6]"}
 
     app.at.multiselect(key="aj_status").set_value(["adjudicated"])
     app.run()

@@ -90,6 +90,9 @@ def _refuse_open_local_mode() -> None:
         st.stop()
 
 
+_NAV_CHECKED = "wbc_nav_checked"
+
+
 def ensure_sections() -> None:
     """Make the sidebar's sections hold from the very first request of a fresh server.
 
@@ -98,10 +101,16 @@ def ensure_sections() -> None:
     link (`/Review?queue=3`), that page's script runs on its own, the sidebar lists the files
     ("app", "View 6 more") and app.py (with its local-mode check) never runs, for every
     session, until someone opens `/`. A page that finds itself run that way switches the
-    process to the entry point and runs again: app.py then routes to the same page.
+    process to the entry point, makes the local-mode check itself, and runs once more (only
+    on a session's first such run, which carries no widget event to lose; AppTest turns the
+    old way back on before every run).
     """
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    if not PagesManager.uses_pages_directory:
+        return
+    PagesManager.uses_pages_directory = False
+    _refuse_open_local_mode()
+    if not st.session_state.get(_NAV_CHECKED):
+        st.session_state[_NAV_CHECKED] = True
         st.rerun()
 
 

@@ -12,6 +12,7 @@ which are ours and whose %{...} values are themselves escaped data.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,16 @@ def _escape_text(value: str) -> str:
     return value.replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _numbers(spec: dict) -> np.ndarray:
+    """A typed array as plotly's JSON encodes it ({dtype, bdata, shape}) back to numpy."""
+    array = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=spec["dtype"])
+    shape = str(spec.get("shape") or "").strip()
+    return array.reshape([int(n) for n in shape.split(",")]) if shape else array
+
+
 def _escape(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
+        return _numbers(value)  # numbers, not text: the figure keeps its arrays
     if isinstance(value, str):
         return value if key in _NOT_TEXT else _escape_text(value)
     if isinstance(value, dict):
