@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.e2e.browser import no_exception, open_page, screenshot, settle
@@ -48,8 +49,15 @@ def be(page, name: str, team: str, role: str) -> None:
     """Choose who reviews in the sidebar, then leave the inputs so that keys reach the page."""
     fill(page, "id_name", name)
     fill(page, "id_team", team)
-    page.locator(".st-key-id_role").click()
-    page.get_by_role("option", name=role.capitalize(), exact=True).click()
+    for attempt in range(3):  # a rerun landing while the list is open closes it: open again
+        page.locator(".st-key-id_role").click()
+        try:
+            page.get_by_role("option", name=role.capitalize(), exact=True).click(timeout=10_000)
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+            settle(page)
     settle(page)
     page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
 
