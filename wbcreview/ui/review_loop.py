@@ -25,7 +25,7 @@ from wbcreview.data.release import CELL_TYPES
 from wbcreview.review import events as loop_events
 from wbcreview.review import gallery as gr
 from wbcreview.review import workflow as review
-from wbcreview.review.store import REMOVE_REASONS, Queue, Reviewer, Store
+from wbcreview.review.store import REMOVE_REASONS, Queue, Reviewer, Store, StoreUnavailable
 from wbcreview.ui import browse
 from wbcreview.views import browse as views
 
@@ -189,7 +189,7 @@ def show(
     hidden = bool(queue.options.get("hide_label"))
     pages_total = gr.page_total(cells, mode.page_size)
     if state["page"] is None:
-        voted = set(loop_events.vote_states(store, reviewer, cells))
+        voted = set(_votes(state, store, reviewer, cells))
         first = next((i for i, c in enumerate(cells) if c not in voted), 0)
         state["page"] = first // mode.page_size
     page = min(max(int(state["page"]), 0), pages_total - 1)
@@ -197,7 +197,7 @@ def show(
     window = range(max(page - mode.behind, 0), min(page + mode.ahead, pages_total - 1) + 1)
     on_pages = {p: gr.page_cells(cells, p, mode.page_size) for p in window}
     in_window = [c for p in window for c in on_pages[p]]
-    votes = loop_events.vote_states(store, reviewer, in_window)
+    votes = _votes(state, store, reviewer, in_window)
     shown_label = {c: (labels.get(c) if (not hidden or c in votes) else None) for c in in_window}
     pages = {
         str(p): {
@@ -257,3 +257,19 @@ def _keys() -> dict:
         "classes": [[c, review.CLASS_KEYS[c], CELL_TYPES[c]] for c in review.CLASS_ORDER],
         "remove": [[k, r, REMOVE_REASONS[r]] for k, r in gr.REMOVE_KEYS.items()],
     }
+
+
+def _votes(state: dict, store: Store, reviewer: Reviewer, cells: list[str]) -> dict[str, list]:
+    """The reviewer's votes on `cells`; while the database is down, the last ones read (the
+    browser keeps every decision not yet saved and the screen says so: no traceback)."""
+    known = state.setdefault("known_votes", {})
+    try:
+        votes = loop_events.vote_states(store, reviewer, cells)
+    except StoreUnavailable as exc:
+        state["unsaved"] = state.get("unsaved") or str(exc)
+        return {c: known[c] for c in cells if c in known}
+    known.update(votes)
+    for cell in cells:
+        if cell not in votes:
+            known.pop(cell, None)  # an undo removed it
+    return votes
