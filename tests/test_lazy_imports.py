@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ("sklearn", "cleanlab", "datasets")
+# scipy.ndimage and plotly.express cost ~0.5 s each to import: only the finders and the
+# Consensus charts need them.
+HEAVY = ("sklearn", "cleanlab", "datasets", "scipy.ndimage", "plotly.express")
 
 _IMPORTS = """
 import json, sys
@@ -21,7 +23,7 @@ import wbcreview.ui, wbcreview.ui.browse, wbcreview.ui.review, wbcreview.ui.gall
 import wbcreview.ui.session, wbcreview.ui.widgets, wbcreview.workspace
 import wbcreview.data.query, wbcreview.review.store, wbcreview.review.workflow
 import wbcreview.views.browse
-print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))
+print(json.dumps(sorted(m for m in sys.modules if m in %r or m.split('.')[0] in %r)))
 """
 
 _PAGES = """
@@ -35,13 +37,13 @@ for page in ("pages/1_Browse.py", "pages/2_Cell.py", "pages/5_Review.py",
     at.run()
     assert not at.exception, (page, at.exception[0].message)
     assert at.title, page  # the page drew something
-print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))
+print(json.dumps(sorted(m for m in sys.modules if m in %r or m.split('.')[0] in %r)))
 """
 
 
 def _run(code: str, env: dict | None = None) -> list[str]:
     out = subprocess.run(
-        [sys.executable, "-c", code % (HEAVY,)],
+        [sys.executable, "-c", code % (HEAVY, HEAVY)],
         cwd=REPO,
         env={**os.environ, **(env or {})},
         capture_output=True,

@@ -13,6 +13,7 @@ from wbcreview.data.release import CLASS_CODES
 from wbcreview.review import consensus
 from wbcreview.review import workflow as review
 from wbcreview.review.store import Reviewer, Store
+from wbcreview.views import consensus as consensus_charts
 
 ANN = Reviewer("Ann", "Team 1", "annotator")
 BEN = Reviewer("Ben", "Team 2", "annotator")
@@ -260,8 +261,8 @@ def test_original_label_against_consensus_outcome(voted):
     assert matrix.loc["BNE", "disputed"] == 1 and matrix.loc["MO", "pending"] == 1
     assert int(matrix.to_numpy().sum()) == 5
     assert list(matrix.columns)[-2:] == ["disputed", "pending"]
-    assert isinstance(review.original_vs_consensus_figure(matrix), go.Figure)
-    assert isinstance(review.original_vs_consensus_figure(pd.DataFrame()), go.Figure)
+    assert isinstance(consensus_charts.original_vs_consensus_figure(matrix), go.Figure)
+    assert isinstance(consensus_charts.original_vs_consensus_figure(pd.DataFrame()), go.Figure)
 
 
 def test_the_kappa_matrix_is_symmetric_with_ones_on_the_diagonal(voted):
@@ -272,7 +273,7 @@ def test_the_kappa_matrix_is_symmetric_with_ones_on_the_diagonal(voted):
     assert (matrix.to_numpy().diagonal() == 1).all()
     assert matrix.loc["Ann", "Ben"] == matrix.loc["Ben", "Ann"]
     assert pd.isna(matrix.loc["Ann", "Zed"])
-    assert isinstance(review.kappa_figure(matrix), go.Figure)
+    assert isinstance(consensus_charts.kappa_figure(matrix), go.Figure)
 
 
 def test_votes_over_time_count_votes_not_undos(store):
@@ -285,13 +286,13 @@ def test_votes_over_time_count_votes_not_undos(store):
     assert review.votes_over_time(store.votes_frame().iloc[0:0]).empty
     with pytest.raises(review.ReviewError):
         review.votes_over_time(store.votes_frame(), "week")
-    assert isinstance(review.votes_over_time_figure(frame, "hour"), go.Figure)
+    assert isinstance(consensus_charts.votes_over_time_figure(frame, "hour"), go.Figure)
 
 
 def test_agreement_figure_builds_from_the_agreement_table(voted):
     store, cells = voted
     stats = consensus.agreement(store.current_votes(), review.labels_of(cells))
-    assert isinstance(review.agreement_figure(stats), go.Figure)
+    assert isinstance(consensus_charts.agreement_figure(stats), go.Figure)
 
 
 # --- adjudication -------------------------------------------------------------------------

@@ -20,8 +20,6 @@ from datetime import date, datetime, time, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 
 from wbcreview.data.labels import image_id_from_name
 from wbcreview.data.query import Filter, where
@@ -29,7 +27,6 @@ from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.errors import WbcreviewError, listing
 from wbcreview.review import aggregation, consensus
 from wbcreview.review.store import REMOVE_REASONS
-from wbcreview.views.charts import escape_figure
 
 MAX_QUEUE_CELLS = 20_000
 MAX_LISTED_PROBLEMS = 20
@@ -565,7 +562,7 @@ def status_counts(table: pd.DataFrame) -> dict[str, int]:
     return {s: int(counts.get(s, 0)) for s in consensus.STATUSES}
 
 
-def _label_order(values: Iterable) -> list[str]:
+def label_order(values: Iterable) -> list[str]:
     present = {str(v) for v in values if v is not None}
     order = [c for c in CLASS_CODES if c in present]
     tail = [c for c in ("remove", "retain", "disputed", "pending") if c in present]
@@ -585,32 +582,8 @@ def original_vs_consensus(table: pd.DataFrame) -> pd.DataFrame:
     cols = table["outcome"].where(table["outcome"].notna(), table["status"])
     frame = pd.crosstab(rows.fillna("unknown"), cols)
     return frame.reindex(
-        index=_label_order(frame.index), columns=_label_order(frame.columns), fill_value=0
+        index=label_order(frame.index), columns=label_order(frame.columns), fill_value=0
     )
-
-
-def original_vs_consensus_figure(matrix: pd.DataFrame) -> go.Figure:
-    """Heat map of original_vs_consensus (counts written in the cells, log-like colour)."""
-    if matrix.empty:
-        return _empty_figure("No cell has votes yet.")
-    z = matrix.to_numpy(dtype=float)
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.log1p(z),
-            x=list(matrix.columns),
-            y=list(matrix.index),
-            text=matrix.map(lambda n: f"{n:,}" if n else "").to_numpy(),
-            texttemplate="%{text}",
-            customdata=matrix.to_numpy(),
-            hovertemplate="original %{y} → %{x}: %{customdata} cells<extra></extra>",
-            colorscale="Blues",
-            showscale=False,
-        )
-    )
-    fig.update_yaxes(autorange="reversed", title="original challenge label", type="category")
-    fig.update_xaxes(title="consensus outcome", side="top", type="category")
-    fig.update_layout(height=160 + 28 * len(matrix), margin=dict(l=80, r=10, t=70, b=10))
-    return escape_figure(fig)
 
 
 def kappa_matrix(pairs: pd.DataFrame, reviewers: Sequence[str] | None = None) -> pd.DataFrame:
@@ -625,30 +598,6 @@ def kappa_matrix(pairs: pd.DataFrame, reviewers: Sequence[str] | None = None) ->
     for name in names:
         matrix.loc[name, name] = 1.0
     return matrix
-
-
-def kappa_figure(matrix: pd.DataFrame, shared: pd.DataFrame | None = None) -> go.Figure:
-    """Heat map of a kappa_matrix (red below 0, white at 0, blue up to 1)."""
-    if matrix.empty:
-        return _empty_figure("Not enough shared cells between annotators yet.")
-    text = matrix.map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix.to_numpy(),
-            x=list(matrix.columns),
-            y=list(matrix.index),
-            text=text.to_numpy(),
-            texttemplate="%{text}" if len(matrix) <= 20 else None,
-            zmin=-1,
-            zmax=1,
-            colorscale="RdBu",
-            colorbar=dict(title="κ"),
-            hovertemplate="%{y} · %{x}: κ = %{z:.2f}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(height=160 + 26 * len(matrix), margin=dict(l=10, r=10, t=30, b=10))
-    return escape_figure(fig)
 
 
 def votes_over_time(votes: pd.DataFrame, freq: str = "day") -> pd.DataFrame:
@@ -674,62 +623,6 @@ def votes_over_time(votes: pd.DataFrame, freq: str = "day") -> pd.DataFrame:
         con.close()
     out["total"] = out["votes"].cumsum()
     return out[columns]
-
-
-def votes_over_time_figure(frame: pd.DataFrame, freq: str = "day") -> go.Figure:
-    """Bars of votes per step and a line of the running total (second axis)."""
-    if frame.empty:
-        return _empty_figure("No votes yet.")
-    fig = go.Figure()
-    fig.add_bar(x=frame["time"], y=frame["votes"], name=f"votes per {freq}", opacity=0.6)
-    fig.add_scatter(
-        x=frame["time"], y=frame["total"], name="total votes", yaxis="y2", mode="lines+markers"
-    )
-    fig.update_layout(
-        yaxis=dict(title=f"votes per {freq}"),
-        yaxis2=dict(title="total", overlaying="y", side="right", rangemode="tozero"),
-        legend=dict(orientation="h", y=1.12),
-        height=340,
-        margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="UTC",
-    )
-    return escape_figure(fig)
-
-
-def agreement_figure(stats: pd.DataFrame) -> go.Figure:
-    """Fleiss' kappa and Krippendorff's alpha per category (from consensus.agreement)."""
-    per = stats[stats["category"] != "all"]
-    if per.empty:
-        return _empty_figure("Not enough cells with two or more votes yet.")
-    long = per.rename(
-        columns={"fleiss_kappa": "Fleiss' kappa", "krippendorff_alpha": "Krippendorff's alpha"}
-    ).melt(
-        id_vars=["category", "cells"],
-        value_vars=["Fleiss' kappa", "Krippendorff's alpha"],
-        var_name="statistic",
-    )
-    fig = px.bar(
-        long,
-        x="category",
-        y="value",
-        color="statistic",
-        barmode="group",
-        hover_data=["cells"],
-        category_orders={"category": _label_order(per["category"])},
-    )
-    fig.update_layout(
-        height=320, margin=dict(l=10, r=10, t=30, b=10), yaxis_range=[-0.2, 1], yaxis_title=""
-    )
-    return escape_figure(fig)
-
-
-def _empty_figure(message: str) -> go.Figure:
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(height=160, margin=dict(l=10, r=10, t=10, b=10))
-    return escape_figure(fig)
 
 
 # --- adjudication ----------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from scipy import ndimage
 
 from wbcreview import config
 from wbcreview.data import query
@@ -152,6 +151,10 @@ def _lbp(grey: np.ndarray) -> list[float]:
 
 def image_features(image: Image.Image | None) -> np.ndarray:
     """The feature vector (FEATURE_NAMES) of one decoded image; NaN with decoded 0 for None."""
+    # scipy.ndimage costs ~0.5 s to import: only computing features needs it, not the
+    # screens that read cached features (look-alikes on the Cell page).
+    from scipy import ndimage
+
     if image is None:
         out = np.full(len(FEATURE_NAMES), np.nan, dtype=np.float32)
         out[-1] = 0.0

@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from scipy import ndimage
 
 from wbcreview import config
 from wbcreview.data import query
@@ -86,6 +85,10 @@ def _nucleated(rgb96: np.ndarray) -> tuple[float, int, float]:
     """(share of the crop the largest nucleated cell covers, nucleated cells, share of the
     second one). Dark-purple pixels (stained chromatin, as in `features`) are grouped into
     cells after a dilation that joins the lobes of one nucleus."""
+    # Lazy: scipy.ndimage costs ~0.5 s to import, and the screens that only read the cached
+    # signatures (look-alikes on the Cell page) must not pay it.
+    from scipy import ndimage
+
     rgb = rgb96.astype(np.float32) / 255
     grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     purple = (rgb[..., 2] - rgb[..., 1]) + (1 - grey)

@@ -19,7 +19,7 @@ from wbcreview.review.store import (
     StoreError,
     can,
 )
-from wbcreview.ui import finders as finders_ui
+from wbcreview.ui import lookalikes
 from wbcreview.ui.session import (
     after_write,
     as_code,
@@ -176,7 +176,7 @@ def _adjudicate_cell(cat, cur, store: Store, expert: Reviewer, row: dict, ids, p
         zoom = float(st.session_state.get("aj_zoom", 0.0) or 0)  # Fit: the whole image shows
         cell_images(cat, cur, cell, zoom)
         zoom_control("aj_zoom", 0.0)
-        finders_ui.lookalikes(cat, cell)
+        lookalikes.lookalikes(cat, cell)
     with right:
         votes = store.votes_for_cell(cell, expert)
         st.markdown(f"**Votes** ({len(votes)}) · tally {as_md(row.get('tally') or '—')}")

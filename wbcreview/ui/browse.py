@@ -36,9 +36,8 @@ from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import can
 from wbcreview.triage import predictions
 from wbcreview.triage import ranking as triage
-from wbcreview.ui import finders as finders_ui
+from wbcreview.ui import lookalikes, suspects
 from wbcreview.ui import session as session_ui
-from wbcreview.ui import suspects
 from wbcreview.ui.text import code, md  # noqa: F401 (browse.md / browse.code are shared)
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
@@ -944,7 +943,7 @@ def cell_view(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
                 "No row for this image in `metadata/degradation_params.csv` "
                 "(or the copy has no such file)."
             )
-    finders_ui.lookalikes(cat, row["cell_id"])
+    lookalikes.lookalikes(cat, row["cell_id"])
 
 
 # --- the Patient page -------------------------------------------------------------------------

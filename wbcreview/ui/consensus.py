@@ -29,6 +29,7 @@ from wbcreview.ui.session import (
     who_key,
 )
 from wbcreview.ui.widgets import cell_images
+from wbcreview.views import consensus as charts_cs
 from wbcreview.views.browse import cell_key
 from wbcreview.views.charts import confusion_figure
 
@@ -135,14 +136,14 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
             "adjudicated) leaves the cell with; undecided cells are counted as disputed or pending."
         )
         st.plotly_chart(
-            review.original_vs_consensus_figure(review.original_vs_consensus(shown)),
+            charts_cs.original_vs_consensus_figure(review.original_vs_consensus(shown)),
             key="cs_heatmap",
         )
     with tabs[1]:
         pairs = consensus_mod.pairwise_cohen(votes, labels)
         st.caption("Cohen's kappa between annotators on the cells both voted on (two or more).")
         st.plotly_chart(
-            review.kappa_figure(review.kappa_matrix(pairs, sorted(votes["reviewer"].unique()))),
+            charts_cs.kappa_figure(review.kappa_matrix(pairs, sorted(votes["reviewer"].unique()))),
             key="cs_kappa",
         )
         st.markdown("**Each reviewer's agreement with the final decisions**")
@@ -163,7 +164,7 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
         )
         all_votes = store.votes_frame(reviewer)
         st.plotly_chart(
-            review.votes_over_time_figure(review.votes_over_time(all_votes, freq), freq),
+            charts_cs.votes_over_time_figure(review.votes_over_time(all_votes, freq), freq),
             key="cs_time",
         )
     with tabs[3]:
@@ -173,7 +174,7 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
         m[0].metric("Fleiss' kappa", _number(overall["fleiss_kappa"]))
         m[1].metric("Krippendorff's alpha", _number(overall["krippendorff_alpha"]))
         m[2].metric("Observed agreement", _number(overall["observed"], percent=True))
-        st.plotly_chart(review.agreement_figure(stats), key="cs_agreement")
+        st.plotly_chart(charts_cs.agreement_figure(stats), key="cs_agreement")
         st.dataframe(stats, hide_index=True, width="stretch")
         st.markdown("**Confusable groups** (fine labels, and with the group merged)")
         st.dataframe(

@@ -1,7 +1,6 @@
-"""Streamlit widgets of the finders: the Duplicates and Image quality pages, and the
-look-alikes ("more like this") shown on the Cell page and in Adjudication.
+"""Streamlit widgets of the finders: the Duplicates and Image quality pages.
 
-Everything computed comes from wbcreview.triage.duplicates, quality and similar; this
+Everything computed comes from wbcreview.triage.duplicates and quality; this
 module draws, caches per copy state, shows progress bars and turns errors into messages.
 """
 
@@ -11,23 +10,16 @@ import pandas as pd
 import streamlit as st
 
 from wbcreview import ui
-from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog
 from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import Reviewer, Store, can
-from wbcreview.triage import duplicates, quality, signatures, similar
+from wbcreview.triage import duplicates, quality, signatures
+from wbcreview.ui import lookalikes
 from wbcreview.ui.text import md as _md
-from wbcreview.views import browse as gallery
 
 REVIEW_PAGE = "pages/5_Review.py"
 GROUPS_SHOWN = 30
 TABLE_ROWS = 1000
-TILE_PX = 112
-
-
-def _bar(text: str):
-    bar = st.progress(0.0, text=text)
-    return bar, lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m)
 
 
 # --- cached reads ----------------------------------------------------------------------------
@@ -45,36 +37,6 @@ def _quality(_cat: Catalog, key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return quality.unusable(_cat, ui.reader())
 
 
-def _pristine_rows(cat: Catalog, cell_ids: list[str]) -> pd.DataFrame:
-    """Catalog rows of the cells' pristine images (or their orphan degraded rows), in order."""
-    if not cell_ids:
-        return pd.DataFrame()
-    frame = (
-        cat.cursor()
-        .execute(
-            "SELECT * FROM cells WHERE list_contains(?, cell_id) "
-            "QUALIFY row_number() OVER (PARTITION BY cell_id ORDER BY config DESC) = 1",
-            [list(cell_ids)],
-        )
-        .df()
-    )
-    return frame.set_index("cell_id", drop=False).reindex(cell_ids).dropna(subset=["config"])
-
-
-def _tiles(cat: Catalog, cell_ids: list[str], notes: dict[str, str] | None = None, px=TILE_PX):
-    rows = _pristine_rows(cat, cell_ids).reset_index(drop=True)
-    if rows.empty:
-        return ""
-    requests = query.image_requests(cat.shard_paths(), rows)
-    uris = [images.data_uri(b) for b in ui.reader().thumbs(requests, px)]
-    keyed = {
-        gallery.cell_key(c, i): notes[cell]
-        for c, i, cell in zip(rows["config"], rows["image_id"], rows["cell_id"], strict=True)
-        if notes and cell in notes
-    }
-    return gallery.grid_html(gallery.tiles_from_rows(rows, uris, notes=keyed), img_px=px)
-
-
 def _scan_button(cat: Catalog, key: str) -> bool:
     """Offer the scan of the copy when it is not cached; True once the signatures exist."""
     if signatures.is_cached(cat):
@@ -86,7 +48,7 @@ def _scan_button(cat: Catalog, key: str) -> bool:
     )
     if not st.button("Scan the images", key=key, type="primary", icon=":material/search:"):
         return False
-    bar, progress = _bar("Starting...")
+    bar, progress = lookalikes.progress_bar("Starting...")
     try:
         signatures.cached(cat, ui.reader(), progress)
     except WbcreviewError as exc:
@@ -236,7 +198,7 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
                 + rows.loc[rows["cell_b"] == c, "split_b"].tolist()
             )
             notes[c] = (split[0] if split else "") + (" · remove?" if c in remove else " · keep")
-        st.html(_tiles(cat, cells, notes))
+        st.html(lookalikes.cell_tiles(cat, cells, notes))
         first = rows.iloc[0]
         st.caption(
             f"First pair: {first['kind']}, fine-thumbnail correlation "
@@ -285,7 +247,7 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
     top = cells.head(48)
     notes = {c: f"{w} ×{s:.1f}" for c, w, s in zip(top["cell_id"], top["worst"], top["severity"],
                                                      strict=True)}  # fmt: skip
-    st.html(_tiles(cat, list(top["cell_id"]), notes))
+    st.html(lookalikes.cell_tiles(cat, list(top["cell_id"]), notes))
     st.dataframe(shown.head(TABLE_ROWS), hide_index=True, width="stretch", height=300)
     st.download_button(
         "Download the flags (CSV)",
@@ -316,38 +278,3 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
 
 
 # --- look-alikes -----------------------------------------------------------------------------
-
-
-def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
-    """ "More like this": the nearest cells of the cell's own class and of other classes."""
-    with st.expander("More like this: nearest cells of the same and of other classes"):
-        if not similar.is_ready(cat):
-            st.caption(
-                "The look-alike index needs the baseline's image features of this copy "
-                "(computed once, as the Triage page's baseline does)."
-            )
-            if not st.button("Build the look-alike index", key=f"fd_look_{cell_id}"):
-                return
-            bar, progress = _bar("Computing image features...")
-            try:
-                similar.index(cat, reader=ui.reader(), progress=progress)
-            except WbcreviewError as exc:
-                bar.empty()
-                st.error(f"No look-alikes: {_md(exc)}")
-                return
-            bar.empty()
-        try:
-            near = similar.lookalikes(cat, str(cell_id), k=k)
-        except WbcreviewError as exc:
-            st.caption(f"No look-alikes: {_md(exc)}")
-            return
-        for same, title in ((True, "Same class"), (False, "Other classes")):
-            part = near[near["same_class"] == same]
-            notes = {c: f"#{r} · d {d:.2f}" for c, r, d in zip(part["cell_id"], part["rank"],
-                                                                 part["distance"], strict=True)}  # fmt: skip
-            st.markdown(f"**{title}**")
-            st.html(_tiles(cat, list(part["cell_id"]), notes, px=96) or "<i>none</i>")
-        st.caption(
-            "Nearest by the baseline's colour and texture features (LDA projection); #n is "
-            "the rank among all cells, d the distance."
-        )
