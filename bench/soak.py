@@ -71,7 +71,7 @@ def review_store(data: Path) -> str:
     src = source.resolve(data)
     if not src.is_demo:
         return os.environ["WBCREVIEW_DB"]
-    from wbcreview.cli import _seed_votes
+    from wbcreview.workspace import Workspace
 
     url = demo_votes.demo_store_url()
     with store_mod.Store.open(url) as opened:
@@ -79,7 +79,8 @@ def review_store(data: Path) -> str:
     if not seeded:
         paint.log("seeding the demo review store (as the Review page does on first use)")
         with contextlib.redirect_stdout(sys.stderr):  # stdout is for the result
-            _seed_votes(src.root, 0)
+            with Workspace.open(data=src.root) as ws:
+                ws.seed_demo_votes(0)
     return url
 
 
