@@ -78,9 +78,9 @@ def review_store(data: Path) -> str:
         seeded = opened.is_demo
     if not seeded:
         paint.log("seeding the demo review store (as the Review page does on first use)")
-        with contextlib.redirect_stdout(sys.stderr):  # stdout is for the result
-            with Workspace.open(data=src.root) as ws:
-                ws.seed_demo_votes(0)
+        # stdout is for the result
+        with contextlib.redirect_stdout(sys.stderr), Workspace.open(data=src.root) as ws:
+            ws.seed_demo_votes(0)
     return url
 
 
