@@ -161,3 +161,9 @@ def test_the_harness_meets_both_targets_with_the_hard_group_model():
     assert three["best_method"] == "hard-group"
     assert three["met"] and three["reduction"] >= 0.30  # README: 49.6 % fewer
     assert ten["met"] and ten["best_to_expert"] <= ten["majority_to_expert"]
+
+
+def test_an_accepted_decision_records_the_hard_group_method_and_threshold():
+    note = aggregation.accept_note("hard-group", 0.93, "batch 4")
+    assert note == "batch 4 [method=hard-group threshold=0.93]"
+    assert aggregation.produced_by(note) == ("hard-group", 0.93)
