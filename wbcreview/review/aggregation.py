@@ -8,7 +8,10 @@ or 'remove'. 'unsure' votes are not an answer and do not enter the models.
 - calibration: votes weighted by each annotator's accuracy on calibration cells;
 - dawid-skene: Dawid and Skene (1979), each annotator's confusion matrix by EM (crowd-kit);
 - glad: GLAD (Whitehill et al. 2009), annotator skill and cell difficulty (crowd-kit);
-- semi-supervised: Dawid-Skene with the expert's calibration cells as known labels.
+- semi-supervised: Dawid-Skene with the expert's calibration cells as known labels;
+- hard-group: a Dawid-Skene with few parameters that knows the hard groups and takes the
+  current label as each cell's prior, the calibration cells as known answers
+  (hard_group_model.py). The one that beats majority with 3 votes a cell (bench-aggregation).
 
 A cell is agreed when its leading posterior reaches the threshold (consensus_table's
 `quorum`); the expected number of wrong agreed decisions is the sum of (1 - p) over the
@@ -18,16 +21,19 @@ append-only votes and adjudications, and an adjudication always wins.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from wbcreview import config
-from wbcreview.review import consensus
+from wbcreview.review import consensus, hard_group_model
 from wbcreview.review.consensus import Labels
 
 METHODS: dict[str, str] = {
@@ -36,6 +42,7 @@ METHODS: dict[str, str] = {
     "dawid-skene": "Dawid-Skene (each annotator's confusion matrix)",
     "glad": "GLAD (annotator skill and cell difficulty)",
     "semi-supervised": "Dawid-Skene with calibration cells as known labels",
+    "hard-group": "Hard-group model (current label as prior, calibration cells as known)",
 }
 SHARE_METHODS = ("majority", "calibration")  # the threshold is a share of the votes
 MODEL_THRESHOLD = 0.95  # default threshold of the model methods (a posterior probability)
@@ -50,6 +57,7 @@ GLAD_ITERATIONS = 20
 # adding the current label as one more annotator made 3 votes worse (it outvoted teams).
 MODEL_SPACE = "outcome"
 HARD_IMPORTANCE = 2.0  # an error inside a hard group costs this much more (expert queue)
+CACHED_FITS = 8  # model aggregations kept, keyed by the votes' state (see _remembered)
 
 
 class AggregationError(consensus.ConsensusError):
@@ -121,7 +129,8 @@ class Aggregation:
     have no row). leading: cell_id, decision (key as in consensus.decisions), probability,
     second (the runner-up's probability), outcome. confusion: reviewer -> estimated true x
     voted outcome, rows sum to 1. annotators: reviewer, team, votes, accuracy (the
-    expected share of their answers that are right), skill (GLAD's alpha, else NaN).
+    expected share of their answers that are right), skill (GLAD's alpha, else NaN), and
+    for 'hard-group' the model's own parameters (hard_group_model.Fit.annotators).
     difficulty: cell_id -> GLAD's 1/beta (higher is harder); empty for other methods.
     """
 
@@ -226,7 +235,8 @@ def aggregate(
 
     `calibration` is store.calibration_frame(): the 'calibration' method weights each
     annotator by their accuracy on it (or by `weights` when given), 'semi-supervised'
-    fixes those cells' posteriors to the known answer. Raises AggregationError for an
+    and 'hard-group' fix those cells' posteriors to the known answer. Model methods are
+    fitted once per state of the votes (see _remembered). Raises AggregationError for an
     unknown method.
     """
     check_method(method)
@@ -234,8 +244,75 @@ def aggregate(
     columns = ["cell_id", "decision", "probability", "second", "outcome"]
     if answers.empty:
         return Aggregation(method, pd.DataFrame(dtype=float), pd.DataFrame(columns=columns))
+    if method in SHARE_METHODS:
+        return _aggregate(answers, votes, labels, method, calibration, weights)
+    return _remembered(answers, labels, method, calibration)
+
+
+_FITS: OrderedDict[str, Aggregation] = OrderedDict()
+_FITS_LOCK = threading.Lock()
+
+
+def _digest(*frames: pd.DataFrame | pd.Series) -> str:
+    h = hashlib.sha256()
+    for frame in frames:
+        h.update(pd.util.hash_pandas_object(frame, index=isinstance(frame, pd.Series)).values)
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def _remembered(
+    answers: pd.DataFrame, labels: Labels, method: str, calibration: pd.DataFrame | None
+) -> Aggregation:
+    """A model method's aggregation, fitted once per state of the votes: the answers,
+    the voted cells' current labels and the known calibration answers (GLAD takes seconds
+    to minutes; the Consensus page asks again at every rerun and every cache expiry)."""
+    current = consensus._labels(labels)
+    cells = sorted(set(answers["cell_id"].astype(str)))
+    known = known_outcomes(calibration, labels) if method in _USES_CALIBRATION else None
+    key = method + _digest(
+        answers[["cell_id", "reviewer", "outcome"]].astype(str),
+        current.reindex(cells).astype(str),
+        pd.Series(dtype=str) if known is None else known.astype(str).sort_index(),
+    )
+    with _FITS_LOCK:
+        hit = _FITS.get(key)
+        if hit is not None:
+            _FITS.move_to_end(key)
+    if hit is None:
+        hit = _aggregate(answers, None, labels, method, calibration, None)
+        with _FITS_LOCK:
+            _FITS[key] = hit
+            while len(_FITS) > CACHED_FITS:
+                _FITS.popitem(last=False)
+    return _copy(hit)
+
+
+def _copy(result: Aggregation) -> Aggregation:
+    return replace(
+        result,
+        posterior=result.posterior.copy(),
+        leading=result.leading.copy(),
+        confusion={r: m.copy() for r, m in result.confusion.items()},
+        annotators=result.annotators.copy(),
+        difficulty=result.difficulty.copy(),
+    )
+
+
+_USES_CALIBRATION = ("semi-supervised", "hard-group")
+
+
+def _aggregate(
+    answers: pd.DataFrame,
+    votes: pd.DataFrame | None,
+    labels: Labels,
+    method: str,
+    calibration: pd.DataFrame | None,
+    weights: Mapping[str, float] | None,
+) -> Aggregation:
     skill = pd.Series(dtype=float)
     difficulty = pd.Series(dtype=float)
+    extra = None
     if method == "majority":
         posterior = _shares(answers, None)
     elif method == "calibration":
@@ -244,6 +321,11 @@ def aggregate(
         posterior = _shares(answers, weights or None)
     elif method == "glad":
         posterior, skill, difficulty = _glad(answers)
+    elif method == "hard-group":
+        fitted = hard_group_model.fit(
+            answers, consensus._labels(labels), known_outcomes(calibration, labels)
+        )
+        posterior, extra = fitted.posterior, fitted.annotators
     else:
         known = known_outcomes(calibration, labels) if method == "semi-supervised" else None
         if known is not None and MODEL_SPACE == "decision":
@@ -257,6 +339,8 @@ def aggregate(
     confusion, annotators = annotator_estimates(answers, posterior)
     if len(skill):
         annotators["skill"] = annotators["reviewer"].map(skill).astype(float)
+    if extra is not None:
+        annotators = annotators.merge(extra, on="reviewer", how="left")
     return Aggregation(method, posterior, leading, confusion, annotators, difficulty)
 
 

@@ -245,7 +245,9 @@ def _aggregation_controls(store: Store, reviewer: Reviewer) -> tuple[str, float]
         format_func=aggregation.METHODS.get,
         key="cs_method",
         help="How the votes become a decision. Dawid-Skene, GLAD and semi-supervised estimate "
-        "each annotator's confusion matrix and each cell's posterior (crowd-kit).",
+        "each annotator's confusion matrix and each cell's posterior (crowd-kit); the "
+        "hard-group model also reads the current label and the hard groups (fewest cells to "
+        "the expert with 3 votes a cell, see the README).",
     )
     default = saved_threshold if method == saved_method else aggregation.default_threshold(method)
     threshold = cols[1].number_input(
@@ -305,8 +307,8 @@ def _routing(table: pd.DataFrame, method: str, threshold: float, min_votes: int)
         + (
             ": for majority this treats the share as a probability, which it is not."
             if method in aggregation.SHARE_METHODS
-            else ". With 3 votes a cell the models are overconfident (bench-aggregation: 52 "
-            "wrong where 3.5 were expected): read it as a lower bound."
+            else ". With 3 votes a cell Dawid-Skene, GLAD and semi-supervised are "
+            "overconfident: read their figure as a lower bound (bench-aggregation in the README)."
         )
     )
     with st.expander("Other thresholds: agreed cells, expert's load, expected errors"):
