@@ -67,8 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
         "WBCREVIEW_AGGREGATION",
         "majority",
         "How votes become a decision: majority, calibration (weighted by calibration "
-        "accuracy), dawid-skene, glad or semi-supervised (Dawid-Skene with calibration cells "
-        "as known labels). An admin's choice on the Consensus page overrides it per store.",
+        "accuracy), dawid-skene, glad, semi-supervised (Dawid-Skene with calibration cells "
+        "as known labels) or hard-group (few parameters per annotator, mistakes inside the "
+        "hard groups; best with 3 votes per cell). An admin's choice on the Consensus page overrides it per store.",
     ),
     Setting(
         "WBCREVIEW_THRESHOLD",
