@@ -215,3 +215,24 @@ def test_a_setting_from_the_shell_never_reaches_a_test():
         text=True,
     )
     assert out.returncode == 0, out.stdout[-2000:]
+
+
+def test_page_files_are_written_only_in_the_navigation_table():
+    pytest.importorskip("streamlit")
+    from wbcreview.ui import navigation
+
+    written = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((PACKAGE / "ui").rglob("*.py"))
+        if path.name != "navigation.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("pages/")
+    ]
+    assert not written, "use navigation.page_file(url_path): " + ", ".join(written)
+    for _section, pages in navigation.PAGES:
+        for path, _title, url in pages:
+            assert navigation.page_file(url) == path and (ROOT / path).is_file()
+    with pytest.raises(KeyError):
+        navigation.page_file("No_such_page")

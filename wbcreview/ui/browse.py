@@ -39,6 +39,7 @@ from wbcreview.triage import ranking as triage
 from wbcreview.ui import finders as finders_ui
 from wbcreview.ui import session as session_ui
 from wbcreview.ui import suspects
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.text import code, md  # noqa: F401 (browse.md / browse.code are shared)
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
@@ -46,11 +47,10 @@ from wbcreview.views.browse import BrowseState
 THUMB_PX = 128
 PATIENT_SUGGESTIONS = 8  # patients offered under the Patient box
 MAX_PATIENT_TILES = 600
+# The browsing pages an in-app link may switch to without a reload.
 PAGE_FILES = {
-    gallery.BROWSE_PAGE: "pages/1_Browse.py",
-    gallery.CELL_PAGE: "pages/2_Cell.py",
-    gallery.PATIENT_PAGE: "pages/3_Patient.py",
-    gallery.ATLAS_PAGE: "pages/4_Class_atlas.py",
+    p: page_file(p)
+    for p in (gallery.BROWSE_PAGE, gallery.CELL_PAGE, gallery.PATIENT_PAGE, gallery.ATLAS_PAGE)
 }
 
 # --- in-app links without a page reload -------------------------------------------------------
@@ -696,7 +696,7 @@ def browse(cur, cat: Catalog, state: BrowseState) -> None:
         "The address bar holds the filters: copy it to share this view."
     )
     st.page_link(
-        "pages/5_Review.py",
+        page_file("Review"),
         label=f"Review these {total:,} rows as a queue",
         icon=":material/how_to_vote:",
         query_params=f.to_params(),

@@ -17,6 +17,7 @@ from wbcreview.review.store import (
 )
 from wbcreview.ui.audit import cell_history
 from wbcreview.ui.browse import thumb_uris
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.session import (
     after_write,
     cached_cells,
@@ -360,14 +361,14 @@ def _open_cell(cat: Catalog, cur, store: Store, reviewer: Reviewer, row: dict, v
         )
         links = st.columns(3)
         links[0].page_link(
-            "pages/2_Cell.py",
+            page_file("Cell"),
             label="Open on the Cell page",
             icon=":material/open_in_new:",
             query_params={"cell": cell_key("pristine", cell)},
         )
         if can(reviewer, "adjudicate"):
             links[1].page_link(
-                "pages/7_Adjudication.py",
+                page_file("Adjudication"),
                 label="Adjudicate this cell",
                 icon=":material/gavel:",
                 query_params={"cell": cell},

@@ -16,10 +16,10 @@ from wbcreview.data.catalog import Catalog
 from wbcreview.errors import WbcreviewError
 from wbcreview.review.store import Reviewer, Store, can
 from wbcreview.triage import duplicates, quality, signatures, similar
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.text import md as _md
 from wbcreview.views import browse as gallery
 
-REVIEW_PAGE = "pages/5_Review.py"
 GROUPS_SHOWN = 30
 TABLE_ROWS = 1000
 TILE_PX = 112
@@ -117,7 +117,7 @@ def _queued(kind: str) -> None:
     queue_id, title = last
     st.success(f"Queue `{title.replace('`', '')}` created (id {queue_id}).")
     st.page_link(
-        REVIEW_PAGE,
+        page_file("Review"),
         label="Review it now",
         icon=":material/rate_review:",
         query_params={"queue": str(queue_id)},

@@ -17,6 +17,7 @@ from wbcreview.data.catalog import Catalog
 from wbcreview.review.store import Reviewer, Store
 from wbcreview.ui import review as review_ui
 from wbcreview.ui import review_loop
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.session import after_write, cached_cells, demo_banner, show_notice
 
 
@@ -37,7 +38,7 @@ def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
     if queue_id is None:
         return
     link.page_link(
-        "pages/5_Review.py",
+        page_file("Review"),
         label="Single-cell mode: one cell at a time, full size",
         icon=":material/image:",
         query_params={"queue": str(queue_id)},

@@ -23,6 +23,7 @@ from wbcreview.review.store import (
     can,
 )
 from wbcreview.ui import review_loop
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.session import (
     after_write,
     as_code,
@@ -53,7 +54,7 @@ def review_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
         queue_id = queue_picker(queues)
         if queue_id is not None:
             st.page_link(
-                "pages/11_Gallery_review.py",
+                page_file("Gallery_review"),
                 label="Gallery mode: many cells at once, by class",
                 icon=":material/grid_view:",
                 query_params={"queue": str(queue_id)},

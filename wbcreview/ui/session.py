@@ -35,12 +35,6 @@ ROLE_HELP = {
     "adjudicator": "also sees every vote and makes the final decisions",
     "admin": "also creates queues",
 }
-PAGE_FILES = {
-    "review": "pages/5_Review.py",
-    "consensus": "pages/6_Consensus.py",
-    "adjudication": "pages/7_Adjudication.py",
-    "audit": "pages/8_Audit.py",
-}
 IMAGE_PX = 96
 _FORGET = "wbc_identity_forget"  # the name was cleared: the browser forgets it too
 

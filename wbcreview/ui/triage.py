@@ -22,13 +22,13 @@ from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
 from wbcreview.ui import session as session_ui
 from wbcreview.ui.auth import acting_reviewer
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.suspects import _ranking, _stamp, suspect_ranking  # noqa: F401 (pages)
 from wbcreview.views import browse as gallery
 
 TOP_TILES = 24
 TABLE_ROWS = 1000
 MAX_PROBLEMS_SHOWN = 1000
-REVIEW_PAGE = "pages/5_Review.py"
 _NOTICE = "tr_notice"
 
 
@@ -432,7 +432,7 @@ def _last_queue() -> None:
     queue_id, title = last
     st.success(f"Queue {browse.code(title)} created (id {queue_id}).")
     st.page_link(
-        REVIEW_PAGE,
+        page_file("Review"),
         label="Review it now",
         icon=":material/rate_review:",
         query_params={"queue": str(queue_id)},
@@ -447,7 +447,7 @@ def scores_page(cat: Catalog, store: Store) -> None:
     infos = predictions.list_predictions(cat.root)
     if not infos:
         st.info("No prediction file yet: run the baseline or import one on the Triage page.")
-        st.page_link("pages/9_Triage.py", label="Triage", icon=":material/troubleshoot:")
+        st.page_link(page_file("Triage"), label="Triage", icon=":material/troubleshoot:")
         return
     names = [i.name for i in infos]
     viewer = session_ui.page_viewer()
