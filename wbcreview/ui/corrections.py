@@ -11,15 +11,12 @@ import streamlit as st
 from wbcreview import config, ui
 from wbcreview import files as fsutil
 from wbcreview.curation import export as decisions
-from wbcreview.curation import imports
-from wbcreview.data import catalog as catalog_mod
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
 from wbcreview.errors import WbcreviewError
 from wbcreview.review import permissions
-from wbcreview.review.store import Reviewer, Store, can
 from wbcreview.ui import session as session_ui
 from wbcreview.ui.auth import acting_reviewer
+from wbcreview.workspace import Reviewer, Workspace, can
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
 # How the table names the columns: "original" is only ever the challenge file's label.
@@ -40,23 +37,19 @@ def exports_dir() -> Path:
 
 
 @st.cache_data(ttl=30, max_entries=8, show_spinner="Collecting the final decisions...")
-def _final(
-    _cat: Catalog, _store: Store, url: str, fingerprint: str, include_agreed: bool, who: tuple
-):
+def _final(_ws: Workspace, url: str, fingerprint: str, include_agreed: bool, who: tuple):
     del url, fingerprint  # cache key
-    return decisions.final_decisions(
-        _cat.cursor(), _store, include_agreed=include_agreed, viewer=Reviewer(*who)
-    )
+    return _ws.for_user(Reviewer(*who)).final_decisions(include_agreed=include_agreed)
 
 
-def export_section(cat: Catalog, store: Store) -> None:
+def export_section(ws: Workspace) -> None:
     """The final decisions as a table, downloads in every format, and save-to-folder.
 
     What is shown follows the one viewer check (review/permissions.py): an annotator sees
     the final label of the expert's decisions only, never tallies, votes or notes."""
     st.subheader("Export the final decisions")
     viewer = session_ui.page_viewer()
-    if store.sees_others(viewer):
+    if ws.for_user(viewer).sees_others():
         include = st.toggle(
             "Also agreed consensus not yet adjudicated",
             key="cx_agreed",
@@ -68,7 +61,7 @@ def export_section(cat: Catalog, store: Store) -> None:
             "Blind review: you see the final label of each cell the expert has decided, "
             "without votes, tallies or notes."
         )
-    frame = _final(cat, store, store.url, cat.fingerprint, include, session_ui.who_key(viewer))
+    frame = _final(ws, ws.store_url, ws.fingerprint, include, session_ui.who_key(viewer))
     st.markdown(f"**{decisions.summary_line(frame)}** · {len(frame):,} cells decided")
     if frame.empty:
         st.info("No final decision yet: adjudicate cells on the Adjudication page first.")
@@ -95,9 +88,7 @@ def export_section(cat: Catalog, store: Store) -> None:
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     split = left.selectbox("Split", SPLITS, key="cx_split")
     try:
-        challenge = decisions.challenge_bytes(
-            cat.cursor(), frame, split, report=ui.health_report(cat)
-        )
+        challenge = ws.challenge_bytes(frame, split, report=ui.health_report(ws))
         right.download_button(
             f"Download {split}.csv",
             data=challenge,
@@ -121,12 +112,7 @@ def export_section(cat: Catalog, store: Store) -> None:
                 folder = exports_dir()
                 folder.mkdir(parents=True, exist_ok=True)
                 path = fsutil.safe_child(folder, name)
-                fsutil.check_output_file(
-                    path,
-                    force=force,
-                    protected=[cat.root, config.data_dir() / "catalog"]
-                    + fsutil.sqlite_files(store.url),
-                )
+                fsutil.check_output_file(path, force=force, protected=ws.protected_paths())
                 fsutil.write_file(path, decisions.export_bytes(frame, fmt))
                 st.success(f"Saved {path}")
             except (WbcreviewError, OSError) as exc:
@@ -157,7 +143,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def import_section(cat: Catalog, store: Store) -> None:
+def import_section(ws: Workspace) -> None:
     """Votes of a team that worked offline, and the original challenge label files."""
     reviewer = session_ui.current_reviewer()
     st.subheader("Import votes made offline")
@@ -182,9 +168,7 @@ def import_section(cat: Catalog, store: Store) -> None:
                     path = Path(tmp) / "upload.csv"
                     path.write_bytes(upload.getvalue())
                     try:
-                        report = imports.import_vote_file(
-                            path, team, store, cat.cursor(), name=name
-                        )
+                        report = ws.import_votes(path, team, name=name)
                         st.cache_data.clear()
                         st.success(str(report))
                     except (WbcreviewError, OSError) as exc:
@@ -214,7 +198,7 @@ def import_section(cat: Catalog, store: Store) -> None:
                     paths.append(path)
                     names.append(Path(upload.name).name)
                 try:
-                    for s in catalog_mod.import_label_files(cat.root, paths, names=names):
+                    for s in ws.import_labels(paths, names=names):
                         st.success(
                             f"{s['file']}: {s['rows']:,} rows, {s['known']:,} cells of this copy, "
                             f"{s['differing']:,} labels differ from the current ones"

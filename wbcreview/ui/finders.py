@@ -12,13 +12,12 @@ import streamlit as st
 
 from wbcreview import ui
 from wbcreview.data import images, query
-from wbcreview.data.catalog import Catalog
 from wbcreview.errors import WbcreviewError
-from wbcreview.review.store import Reviewer, Store, can
-from wbcreview.triage import duplicates, quality, signatures, similar
+from wbcreview.triage import duplicates, quality, similar
 from wbcreview.ui.navigation import page_file
 from wbcreview.ui.text import md as _md
 from wbcreview.views import browse as gallery
+from wbcreview.workspace import Workspace, can
 
 GROUPS_SHOWN = 30
 TABLE_ROWS = 1000
@@ -34,18 +33,18 @@ def _bar(text: str):
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _pairs(_cat: Catalog, key: str, similarity: float) -> pd.DataFrame:
+def _pairs(_ws: Workspace, key: str, similarity: float) -> pd.DataFrame:
     del key
-    return duplicates.duplicates(_cat, ui.reader(), min_similarity=similarity)
+    return _ws.duplicates(ui.reader(), min_similarity=similarity)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _quality(_cat: Catalog, key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _quality(_ws: Workspace, key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     del key
-    return quality.unusable(_cat, ui.reader())
+    return _ws.unusable(ui.reader())
 
 
-def _pristine_rows(cat: Catalog, cell_ids: list[str]) -> pd.DataFrame:
+def _pristine_rows(cat: Workspace, cell_ids: list[str]) -> pd.DataFrame:
     """Catalog rows of the cells' pristine images (or their orphan degraded rows), in order."""
     if not cell_ids:
         return pd.DataFrame()
@@ -61,7 +60,7 @@ def _pristine_rows(cat: Catalog, cell_ids: list[str]) -> pd.DataFrame:
     return frame.set_index("cell_id", drop=False).reindex(cell_ids).dropna(subset=["config"])
 
 
-def _tiles(cat: Catalog, cell_ids: list[str], notes: dict[str, str] | None = None, px=TILE_PX):
+def _tiles(cat: Workspace, cell_ids: list[str], notes: dict[str, str] | None = None, px=TILE_PX):
     rows = _pristine_rows(cat, cell_ids).reset_index(drop=True)
     if rows.empty:
         return ""
@@ -75,9 +74,9 @@ def _tiles(cat: Catalog, cell_ids: list[str], notes: dict[str, str] | None = Non
     return gallery.grid_html(gallery.tiles_from_rows(rows, uris, notes=keyed), img_px=px)
 
 
-def _scan_button(cat: Catalog, key: str) -> bool:
+def _scan_button(ws: Workspace, key: str) -> bool:
     """Offer the scan of the copy when it is not cached; True once the signatures exist."""
-    if signatures.is_cached(cat):
+    if ws.scanned():
         return True
     st.info(
         "The images of this copy have not been scanned yet. The scan decodes every pristine "
@@ -88,7 +87,7 @@ def _scan_button(cat: Catalog, key: str) -> bool:
         return False
     bar, progress = _bar("Starting...")
     try:
-        signatures.cached(cat, ui.reader(), progress)
+        ws.scan(ui.reader(), progress)
     except WbcreviewError as exc:
         bar.empty()
         st.error(f"The scan failed: {_md(exc)}")
@@ -97,8 +96,9 @@ def _scan_button(cat: Catalog, key: str) -> bool:
     return True
 
 
-def _can_queue(store: Store | None, reviewer: Reviewer | None) -> bool:
-    if store is None:
+def _can_queue(ws: Workspace) -> bool:
+    reviewer = ws.user
+    if not ws.has_store:
         st.info("The review store is not available (see the message above).")
         return False
     if reviewer is None or not can(reviewer, "manage_queues"):
@@ -127,9 +127,9 @@ def _queued(kind: str) -> None:
 # --- the Duplicates page ---------------------------------------------------------------------
 
 
-def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -> None:
+def duplicates_page(ws: Workspace) -> None:
     """Duplicate groups with their pairs side by side, leakage first; one click to queue."""
-    if not _scan_button(cat, "fd_scan_dup"):
+    if not _scan_button(ws, "fd_scan_dup"):
         return
     with st.expander("Settings", expanded=False):
         similarity = st.slider(
@@ -143,7 +143,7 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
             "from this correlation of their high-pass 40 x 40 thumbnails on.",
         )
     with st.spinner("Finding duplicates..."):
-        pairs = _pairs(cat, signatures.cache_path(cat).name, float(similarity))
+        pairs = _pairs(ws, ws.scan_key(), float(similarity))
     counts = duplicates.summary(pairs)
     cols = st.columns(5)
     cols[0].metric("Duplicate pairs", f"{counts['pairs']:,}")
@@ -174,7 +174,7 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
     )
     shown = pairs if only == "all" else pairs[pairs["crosses"].str.contains(only)]
     groups = list(dict.fromkeys(shown["group"]))
-    allowed = _can_queue(store, reviewer)
+    allowed = _can_queue(ws)
     _queued("dup")
     if (
         allowed
@@ -185,9 +185,9 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
             icon=":material/playlist_add:",
         )
     ):
-        _make_dup_queue(store, reviewer, pairs, groups)
+        _make_dup_queue(ws, pairs, groups)
     for g in groups[:GROUPS_SHOWN]:
-        _group(cat, store, reviewer, pairs, g, allowed)
+        _group(ws, pairs, g, allowed)
     if len(groups) > GROUPS_SHOWN:
         st.caption(f"The first {GROUPS_SHOWN} of {len(groups):,} groups; all are in the table.")
     st.subheader("Every pair")
@@ -201,18 +201,17 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
     )
 
 
-def _make_dup_queue(store, reviewer, pairs, groups) -> None:
+def _make_dup_queue(ws: Workspace, pairs, groups) -> None:
     try:
-        queue_id = duplicates.make_queue(store, reviewer, pairs, groups)
+        made = ws.queue_of_duplicates(pairs, groups)
     except WbcreviewError as exc:
         st.error(f"The queue was not made: {_md(exc)}")
         return
-    title = duplicates.default_queue_name(pairs, [int(g) for g in groups])
-    st.session_state["fd_last_queue_dup"] = (queue_id, title)
+    st.session_state["fd_last_queue_dup"] = (made.id, made.title)
     st.rerun()
 
 
-def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool) -> None:
+def _group(ws: Workspace, pairs: pd.DataFrame, group: int, allowed: bool) -> None:
     rows = pairs[pairs["group"] == group]
     what = sorted({w for c in rows["crosses"] for w in c.split(",") if w})
     cells = duplicates.group_cells(pairs, group)
@@ -228,7 +227,7 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
         if allowed and button.button(
             "Queue for review", key=f"fd_queue_{group}", icon=":material/playlist_add:"
         ):
-            _make_dup_queue(store, reviewer, pairs, [group])
+            _make_dup_queue(ws, pairs, [group])
         notes = {}
         for c in cells:
             split = (
@@ -236,7 +235,7 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
                 + rows.loc[rows["cell_b"] == c, "split_b"].tolist()
             )
             notes[c] = (split[0] if split else "") + (" · remove?" if c in remove else " · keep")
-        st.html(_tiles(cat, cells, notes))
+        st.html(_tiles(ws, cells, notes))
         first = rows.iloc[0]
         st.caption(
             f"First pair: {first['kind']}, fine-thumbnail correlation "
@@ -248,12 +247,12 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
 # --- the Image quality page ------------------------------------------------------------------
 
 
-def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -> None:
+def quality_page(ws: Workspace) -> None:
     """The checks with their counts and thresholds, the ranked flagged images, a queue."""
-    if not _scan_button(cat, "fd_scan_q"):
+    if not _scan_button(ws, "fd_scan_q"):
         return
     with st.spinner("Scoring the images..."):
-        table, found = _quality(cat, signatures.cache_path(cat).name)
+        table, found = _quality(ws, ws.scan_key())
     counts = found["check"].value_counts() if len(found) else pd.Series(dtype=int)
     st.dataframe(
         pd.DataFrame(
@@ -285,7 +284,7 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
     top = cells.head(48)
     notes = {c: f"{w} ×{s:.1f}" for c, w, s in zip(top["cell_id"], top["worst"], top["severity"],
                                                      strict=True)}  # fmt: skip
-    st.html(_tiles(cat, list(top["cell_id"]), notes))
+    st.html(_tiles(ws, list(top["cell_id"]), notes))
     st.dataframe(shown.head(TABLE_ROWS), hide_index=True, width="stretch", height=300)
     st.download_button(
         "Download the flags (CSV)",
@@ -296,7 +295,7 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
     )
     st.subheader("Review queue")
     _queued("q")
-    if not _can_queue(store, reviewer):
+    if not _can_queue(ws):
         return
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     k = left.number_input("Worst k images", 1, len(cells), min(50, len(cells)), key="fd_q_topk")
@@ -307,21 +306,21 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
     if st.button(f"Make a review queue of the worst {int(k):,}", key="fd_q_make", type="primary",
                  icon=":material/playlist_add:"):  # fmt: skip
         try:
-            queue_id = quality.make_queue(store, reviewer, shown, int(k))
+            made = ws.queue_of_unusable(shown, int(k))
         except WbcreviewError as exc:
             st.error(f"The queue was not made: {_md(exc)}")
             return
-        st.session_state["fd_last_queue_q"] = (queue_id, quality.default_queue_name(shown, int(k)))
+        st.session_state["fd_last_queue_q"] = (made.id, made.title)
         st.rerun()
 
 
 # --- look-alikes -----------------------------------------------------------------------------
 
 
-def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
+def lookalikes(ws: Workspace, cell_id: str, k: int = similar.DEFAULT_K) -> None:
     """ "More like this": the nearest cells of the cell's own class and of other classes."""
     with st.expander("More like this: nearest cells of the same and of other classes"):
-        if not similar.is_ready(cat):
+        if not ws.lookalikes_ready():
             st.caption(
                 "The look-alike index needs the baseline's image features of this copy "
                 "(computed once, as the Triage page's baseline does)."
@@ -330,14 +329,14 @@ def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
                 return
             bar, progress = _bar("Computing image features...")
             try:
-                similar.index(cat, reader=ui.reader(), progress=progress)
+                ws.index_lookalikes(reader=ui.reader(), progress=progress)
             except WbcreviewError as exc:
                 bar.empty()
                 st.error(f"No look-alikes: {_md(exc)}")
                 return
             bar.empty()
         try:
-            near = similar.lookalikes(cat, str(cell_id), k=k)
+            near = ws.lookalikes(str(cell_id), k=k)
         except WbcreviewError as exc:
             st.caption(f"No look-alikes: {_md(exc)}")
             return
@@ -346,7 +345,7 @@ def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
             notes = {c: f"#{r} · d {d:.2f}" for c, r, d in zip(part["cell_id"], part["rank"],
                                                                  part["distance"], strict=True)}  # fmt: skip
             st.markdown(f"**{title}**")
-            st.html(_tiles(cat, list(part["cell_id"]), notes, px=96) or "<i>none</i>")
+            st.html(_tiles(ws, list(part["cell_id"]), notes, px=96) or "<i>none</i>")
         st.caption(
             "Nearest by the baseline's colour and texture features (LDA projection); #n is "
             "the rank among all cells, d the distance."
