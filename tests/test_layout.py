@@ -238,7 +238,11 @@ def test_page_files_are_written_only_in_the_navigation_table():
         navigation.page_file("No_such_page")
 
 
-SCREENS = sorted([*(PACKAGE / "ui").rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"])
+# The edges: screens (ui/, pages/, app.py) and the CLI, which call the Workspace only.
+SCREENS = sorted(
+    [*(PACKAGE / "ui").rglob("*.py"), *(PACKAGE / "cli").rglob("*.py")]
+    + [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+)
 PAST_THE_WORKSPACE = {"wbcreview.review.store", "wbcreview.data.catalog"}
 
 

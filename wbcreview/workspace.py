@@ -376,6 +376,12 @@ class Workspace:
         """Build the catalog when it is missing or stale; return its fingerprint."""
         return catalog_mod.ensure_built(self.root, progress=progress)
 
+    def catalog_info(self, rebuild: bool = False) -> str:
+        """The catalog's description as JSON text (shards, rows, build time); with `rebuild`
+        the catalog is built again first even when it is current."""
+        with catalog_mod.open_catalog(self.root, progress=self._progress, rebuild=rebuild) as cat:
+            return catalog_mod.dumps_info(cat)
+
     def current_fingerprint(self) -> str:
         """The fingerprint the copy's files have now (rechecked at most every few seconds)."""
         return catalog_mod.current_fingerprint(self.root)
@@ -530,7 +536,8 @@ class Workspace:
         adjudications = self.current_adjudications()
         if method is None:
             method, threshold = self.aggregation_choice()
-        calibration = self.calibration() if can(self.user, "see_all_votes") else None
+        see_all = permissions.can(self.user, "see_all_votes")  # None: the trusted caller
+        calibration = self.calibration() if see_all else None
         table = workflow.consensus_overview(
             votes, adjudications, cells, quorum=threshold, method=method, calibration=calibration
         )
