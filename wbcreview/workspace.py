@@ -492,8 +492,8 @@ class Workspace:
         return self.store.current_votes(self.user)
 
     def votes_for_cell(self, cell_id: str) -> pd.DataFrame:
-        """The current votes on one cell; empty when the user may not see them yet (blind
-        review before their own vote)."""
+        """The current votes on one cell, oldest first. Raises PermissionDenied for an
+        annotator without a vote on it under blind review (vote first)."""
         return self.store.votes_for_cell(cell_id, self.user)
 
     def vote_states(self, cells: Iterable[str]) -> dict[str, list]:
