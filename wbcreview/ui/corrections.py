@@ -13,9 +13,7 @@ from wbcreview import files as fsutil
 from wbcreview.curation import export as decisions
 from wbcreview.data.release import SPLITS
 from wbcreview.errors import WbcreviewError
-from wbcreview.review import permissions
 from wbcreview.ui import session as session_ui
-from wbcreview.ui.auth import acting_reviewer
 from wbcreview.workspace import Reviewer, Workspace, can
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
@@ -107,7 +105,7 @@ def export_section(ws: Workspace) -> None:
         name = left.text_input("File name", value="decisions.csv", key="cx_name")
         fmt = mid.selectbox("Format", decisions.FORMATS, key="cx_fmt")
         force = right.checkbox("Replace if it exists", key="cx_force")
-        if st.form_submit_button("Save") and _still_allowed("save_export"):
+        if st.form_submit_button("Save") and session_ui.still_allowed("save_export"):
             try:
                 folder = exports_dir()
                 folder.mkdir(parents=True, exist_ok=True)
@@ -121,16 +119,6 @@ def export_section(ws: Workspace) -> None:
         "Apply the decisions to a curated copy of the shards with "
         "`python -m wbcreview apply --out DIR` (or `--decisions FILE` with a downloaded file)."
     )
-
-
-def _still_allowed(action: str) -> bool:
-    """Re-read the role as the button is pressed (a demotion applies at once)."""
-    who = acting_reviewer(session_ui.current_reviewer())
-    if who is None or not can(who, action):
-        needs = " or ".join(permissions.allowed_roles(action))
-        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
-        return False
-    return True
 
 
 def _safe_name(name: str) -> str:
@@ -161,7 +149,7 @@ def import_section(ws: Workspace) -> None:
             if (
                 st.form_submit_button("Import votes")
                 and upload is not None
-                and _still_allowed("import_votes")
+                and session_ui.still_allowed("import_votes")
             ):
                 name = Path(upload.name).name
                 with tempfile.TemporaryDirectory() as tmp:
@@ -188,7 +176,7 @@ def import_section(ws: Workspace) -> None:
         if (
             st.form_submit_button("Import label files")
             and uploads
-            and _still_allowed("import_labels")
+            and session_ui.still_allowed("import_labels")
         ):
             with tempfile.TemporaryDirectory() as tmp:
                 paths, names = [], []

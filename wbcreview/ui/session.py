@@ -14,6 +14,7 @@ import streamlit as st
 from wbcreview import config
 from wbcreview.data import source
 from wbcreview.demo import votes as demo_votes
+from wbcreview.review import permissions
 from wbcreview.review import workflow as review
 from wbcreview.ui import text as ui_text
 from wbcreview.workspace import (
@@ -23,6 +24,7 @@ from wbcreview.workspace import (
     StoreError,
     StoreUnavailable,
     Workspace,
+    can,
     default_store_url,
 )
 from wbcreview.workspace import open_store as open_decision_store
@@ -261,13 +263,27 @@ def after_write() -> None:
     cached_consensus.clear()
 
 
-def post_notice(kind: str, text: str) -> None:
-    st.session_state[_NOTICE] = (kind, text)
+def still_allowed(action: str) -> Reviewer | None:
+    """The reviewer acting now if their role allows `action`, read again as the button is
+    pressed (a demotion applies at once); else None, after saying which role it needs."""
+    from wbcreview.ui.auth import acting_reviewer
+
+    who = acting_reviewer(current_reviewer())
+    if who is None or not can(who, action):
+        needs = " or ".join(permissions.allowed_roles(action))
+        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
+        return None
+    return who
 
 
-def show_notice() -> None:
+def post_notice(kind: str, text: str, key: str = _NOTICE) -> None:
+    """Leave a message for the next run to show once (`key`: one slot per screen)."""
+    st.session_state[key] = (kind, text)
+
+
+def show_notice(key: str = _NOTICE) -> None:
     """Show (once) the message a callback left."""
-    notice = st.session_state.pop(_NOTICE, None)
+    notice = st.session_state.pop(key, None)
     if notice:
         kind, text = notice
         getattr(st, kind)(text)

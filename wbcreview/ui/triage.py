@@ -14,12 +14,10 @@ import streamlit as st
 from wbcreview import ui
 from wbcreview.curation import export as decisions
 from wbcreview.data.release import CLASS_CODES
-from wbcreview.review import permissions
 from wbcreview.triage import baseline, features, predictions, scores
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
 from wbcreview.ui import session as session_ui
-from wbcreview.ui.auth import acting_reviewer
 from wbcreview.ui.navigation import page_file
 from wbcreview.ui.suspects import _ranking, _stamp, suspect_ranking  # noqa: F401 (pages)
 from wbcreview.views import browse as gallery
@@ -28,19 +26,16 @@ from wbcreview.workspace import PermissionDenied, Reviewer, StoreError, Workspac
 TOP_TILES = 24
 TABLE_ROWS = 1000
 MAX_PROBLEMS_SHOWN = 1000
-_NOTICE = "tr_notice"
+_NOTICE = "tr_notice"  # the Triage page's own slot (see session.post_notice)
 
 
 def _notice(kind: str, text: str) -> None:
-    st.session_state[_NOTICE] = (kind, text)
+    session_ui.post_notice(kind, text, _NOTICE)
 
 
 def show_notice() -> None:
     """Show (once) the message a callback or a finished action left."""
-    notice = st.session_state.pop(_NOTICE, None)
-    if notice:
-        kind, text = notice
-        getattr(st, kind)(text)
+    session_ui.show_notice(_NOTICE)
 
 
 # --- cached reads ----------------------------------------------------------------------------
@@ -143,11 +138,12 @@ def _baseline_form(ws: Workspace, has_baseline: bool) -> None:
     label = "Run the baseline again" if has_baseline else "Run the baseline"
     if not st.button(label, key="tr_baseline", type="secondary" if has_baseline else "primary"):
         return
-    if not _still_allowed("run_baseline"):
+    who = session_ui.still_allowed("run_baseline")
+    if who is None:
         return
     bar = st.progress(0.0, text="Starting...")
     try:
-        result = ws.for_user(acting_reviewer(session_ui.current_reviewer())).run_baseline(
+        result = ws.for_user(who).run_baseline(
             reader=ui.reader(),
             progress=lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m),
         )
@@ -164,16 +160,6 @@ def _baseline_form(ws: Workspace, has_baseline: bool) -> None:
     _clear()
     _notice("success", f"Baseline stored: {result}")
     st.rerun()
-
-
-def _still_allowed(action: str) -> bool:
-    """Re-read the role as the button is pressed (a demotion applies at once)."""
-    who = acting_reviewer(session_ui.current_reviewer())
-    if who is None or not can(who, action):
-        needs = " or ".join(permissions.allowed_roles(action))
-        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
-        return False
-    return True
 
 
 def _import_form(ws: Workspace) -> None:
@@ -194,10 +180,10 @@ def _import_form(ws: Workspace) -> None:
     )
     if not st.button("Import", key="tr_import", disabled=upload is None):
         return
-    if not _still_allowed("import_predictions"):
+    who = session_ui.still_allowed("import_predictions")
+    if who is None:
         return
     try:
-        who = acting_reviewer(session_ui.current_reviewer())
         info = ws.for_user(who).import_predictions(upload.getvalue(), name, filename=upload.name)
     except predictions.PredictionsError as exc:
         problems = exc.problems
