@@ -14,7 +14,7 @@ from wbcreview import ui
 from wbcreview.data import images, query
 from wbcreview.errors import WbcreviewError
 from wbcreview.triage import duplicates, quality, similar
-from wbcreview.ui.navigation import page_file
+from wbcreview.ui import session as session_ui
 from wbcreview.ui.text import md as _md
 from wbcreview.views import browse as gallery
 from wbcreview.workspace import Workspace, can
@@ -111,17 +111,7 @@ def _can_queue(ws: Workspace) -> bool:
 
 
 def _queued(kind: str) -> None:
-    last = st.session_state.get(f"fd_last_queue_{kind}")
-    if not last:
-        return
-    queue_id, title = last
-    st.success(f"Queue `{title.replace('`', '')}` created (id {queue_id}).")
-    st.page_link(
-        page_file("Review"),
-        label="Review it now",
-        icon=":material/rate_review:",
-        query_params={"queue": str(queue_id)},
-    )
+    session_ui.queue_made(f"fd_last_queue_{kind}")
 
 
 # --- the Duplicates page ---------------------------------------------------------------------

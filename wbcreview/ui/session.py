@@ -17,6 +17,7 @@ from wbcreview.demo import votes as demo_votes
 from wbcreview.review import permissions
 from wbcreview.review import workflow as review
 from wbcreview.ui import text as ui_text
+from wbcreview.ui.navigation import page_file
 from wbcreview.workspace import (
     ROLES,
     InvalidVote,
@@ -274,6 +275,22 @@ def still_allowed(action: str) -> Reviewer | None:
         st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
         return None
     return who
+
+
+def queue_made(key: str) -> None:
+    """Say which queue was just made (session state `key` holds its (id, title)), with the
+    way to review it."""
+    last = st.session_state.get(key)
+    if not last:
+        return
+    queue_id, title = last
+    st.success(f"Queue {as_code(title)} created (id {queue_id}).")
+    st.page_link(
+        page_file("Review"),
+        label="Review it now",
+        icon=":material/rate_review:",
+        query_params={"queue": str(queue_id)},
+    )
 
 
 def post_notice(kind: str, text: str, key: str = _NOTICE) -> None:

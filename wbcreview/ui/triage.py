@@ -404,17 +404,7 @@ def _queue_form(table: pd.DataFrame, ws: Workspace) -> None:
 
 
 def _last_queue() -> None:
-    last = st.session_state.get("tr_last_queue")
-    if not last:
-        return
-    queue_id, title = last
-    st.success(f"Queue {browse.code(title)} created (id {queue_id}).")
-    st.page_link(
-        page_file("Review"),
-        label="Review it now",
-        icon=":material/rate_review:",
-        query_params={"queue": str(queue_id)},
-    )
+    session_ui.queue_made("tr_last_queue")
 
 
 # --- scores ----------------------------------------------------------------------------------
