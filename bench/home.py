@@ -22,20 +22,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+sys.path.insert(0, str(REPO))
+
+from bench import harness  # noqa: E402
+from bench.harness import CHROMIUM, CHROMIUM_ARGS, IDLE, cpu_seconds  # noqa: E402
+
 # True when no element is still a loading placeholder and every plotly chart (at least one)
 # has drawn its SVG.
 CHARTS_DRAWN_JS = """() => {
@@ -47,48 +46,6 @@ CHARTS_DRAWN_JS = """() => {
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(env: dict, log_path: Path) -> tuple[subprocess.Popen, str, float]:
-    """Start the app; return the process, its URL and the seconds until it answered."""
-    port = free_port()
-    out = log_path.open("wb")
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-            "--server.headless", "true", "--server.address", "127.0.0.1",
-            "--server.port", str(port), "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false",
-        ],
-        cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"streamlit exited:\n{log_path.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url, time.perf_counter() - started
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    process.terminate()
-    raise SystemExit(f"streamlit did not answer:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
 def visit(context, url: str, pid: int) -> dict:
@@ -135,7 +92,8 @@ def run(data: Path | None, cells: int, visits: int, empty_cache: bool) -> dict:
             env=env,
             stdout=sys.stderr,
         )  # the catalog is built before the server starts, as `make run` does
-        process, url, boot = start_server(env, Path(tmp) / "streamlit.log")
+        server = harness.start_server(env, Path(tmp) / "streamlit.log", poll=0.1)
+        process, url, boot = server.process, server.url, server.boot_s
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -150,11 +108,7 @@ def run(data: Path | None, cells: int, visits: int, empty_cache: bool) -> dict:
                     log(f"visit {number + 1}: {results[-1]}")
                 browser.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            server.stop()
     warm = results[1:]
     summary = {
         "data": str(data),
@@ -183,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--empty-cache", action="store_true", help="a new profile every visit")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
-        raise SystemExit("Chromium missing: apt-get install chromium (never `playwright install`)")
+    harness.require_chromium()
     data = Path(args.data).resolve() if args.data else None
     summary = run(data, args.cells, max(1, args.visits), args.empty_cache)
     if args.json:

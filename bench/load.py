@@ -21,13 +21,9 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -36,24 +32,10 @@ sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from bench import harness  # noqa: E402
+from bench.harness import CHROMIUM, CHROMIUM_ARGS, IDLE  # noqa: E402
+
 TARGET_SAVED_P95_MS = 600
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_copy(base: Path, cells: int) -> tuple[Path, Path, list[str]]:
@@ -112,38 +94,15 @@ def make_queue(url: str, cells: list[str]) -> int:
 
 def start_app(data: Path, home: Path, url: str, log: Path, env_extra: dict | None = None):
     """`streamlit run app.py` on a free port; return (process, base URL) once healthy."""
-    port = free_port()
     env = {
-        **os.environ,
         "WBCREVIEW_DATA": str(data),
         "WBCREVIEW_HOME": str(home),
         "WBCREVIEW_DB": url,
         "PYTHONUNBUFFERED": "1",
         **(env_extra or {}),
     }
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-        "--server.headless", "true", "--server.address", "127.0.0.1",
-        "--server.port", str(port), "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"streamlit exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, base
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    process.kill()
-    raise SystemExit(f"streamlit did not answer:\n{log.read_text()[-3000:]}")
+    server = harness.start_server(env, log, data=data, timeout=90)
+    return server.process, server.url
 
 
 async def settle(page) -> None:
@@ -271,8 +230,7 @@ def run(args) -> dict:
                 )
     finally:
         if process is not None:
-            process.terminate()
-            process.wait(timeout=20)
+            harness.stop(process)
         if schema:
             if args.keep:
                 print(f"kept schema {schema}", file=sys.stderr)

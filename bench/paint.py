@@ -28,30 +28,19 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from bench import harness  # noqa: E402
+from bench.harness import CHROMIUM, CHROMIUM_ARGS, IDLE, cpu_seconds  # noqa: E402
+
 PAGE = 48
 TARGET_MS = 1000
 
@@ -111,47 +100,13 @@ def class_counts(data: Path) -> dict[str, int]:
         return query.facet(cat.cursor(), query.Filter(), "label")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def start_server(
     data: Path, log_path: Path, app: Path = REPO, env_extra: dict | None = None
 ) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "WBCREVIEW_DATA": str(data), **(env_extra or {})}
-    out = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(app / "app.py"),
-            "--server.headless", "true", "--server.address", "127.0.0.1",
-            "--server.port", str(port), "--server.fileWatcherType", "none",
-            "--browser.gatherUsageStats", "false",
-        ],
-        cwd=app, env=env, stdout=out, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"streamlit exited:\n{log_path.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    process.terminate()
-    raise SystemExit(f"streamlit did not answer:\n{log_path.read_text(errors='replace')[-3000:]}")
+    """The app of checkout `app` on `data` (see harness.start_server): (process, URL)."""
+    env = {"WBCREVIEW_DATA": str(data), **(env_extra or {})}
+    server = harness.start_server(env, log_path, app=app, data=data)
+    return server.process, server.url
 
 
 def settle(page) -> None:
@@ -230,11 +185,7 @@ def startup(data: Path, app: Path, home: Path, browser) -> float:
             painted = page.evaluate(STARTUP_JS) / 1000
             page.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            harness.stop(process)
     return round(painted - started, 2)
 
 
@@ -337,11 +288,7 @@ def run(data: Path, runs: int, passes: int, app: Path = REPO, extra: int = 12) -
                     )
                 browser.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            harness.stop(process)
     summary = {
         "app": str(app),
         "data": str(data),
@@ -385,8 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "each is measured in turn in this run; default this repository)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
-        raise SystemExit("Chromium missing: apt-get install chromium (never `playwright install`)")
+    harness.require_chromium()
     data = Path(args.data).resolve()
     ensure_copy(data, args.cells)
     out = {"load_before": [round(x, 2) for x in os.getloadavg()], "apps": []}

@@ -38,6 +38,8 @@ sys.path.insert(0, str(HERE))
 import paint  # noqa: E402  (the server and browser helpers of the paint benchmark)
 import typist  # noqa: E402  (what the review loop exposes to benchmarks)
 
+from bench import harness  # noqa: E402
+
 EVERY = 50
 PLATEAU_ACTIONS = 200
 PLATEAU_MB = 5.0
@@ -222,11 +224,7 @@ def run(data: Path, pages: int, cells: int, votes: int) -> dict:
                 errors = session.errors
                 browser.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except Exception:  # noqa: BLE001
-                process.kill()
+            harness.stop(process)
     last = samples[-1]
     before = [s for s in samples if s["actions"] <= last["actions"] - PLATEAU_ACTIONS]
     growth = round(last["rss_mb"] - before[-1]["rss_mb"], 1) if before else None
@@ -261,8 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-cells", type=int, default=100_000, help="cells if built")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
-    if not Path(paint.CHROMIUM).exists():
-        raise SystemExit("Chromium missing: apt-get install chromium (never `playwright install`)")
+    harness.require_chromium()
     data = Path(args.data).resolve()
     paint.ensure_copy(data, args.build_cells)
     result = run(data, args.pages, args.cells, args.votes)

@@ -29,10 +29,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench import typist  # noqa: E402
-from bench.paint import CHROMIUM, CHROMIUM_ARGS, log, start_server  # noqa: E402
+from bench import harness, typist  # noqa: E402
+from bench.harness import CHROMIUM, CHROMIUM_ARGS, IDLE, cpu_seconds  # noqa: E402
+from bench.paint import log, start_server  # noqa: E402
 
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 TARGETS = {"paint_p95_ms": 100, "saved_p95_ms": 300, "cpu_s_per_vote": 0.05, "kb_per_vote": 5}
 
 
@@ -56,12 +56,6 @@ def prepare(base: Path, cells: int):
             n: s.create_queue(admin, f"Bench {n}", "manual", ids) for n in ("single", "gallery")
         }
     return data, labels, queues
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def one_screen(browser, url: str, path: str, name: str, labels, pid: int, args) -> dict:
@@ -145,8 +139,7 @@ def run(args) -> dict:
                     )  # fmt: skip
                 browser.close()
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            harness.stop(process)
     result["interval_ms"] = args.interval_ms
     result["loadavg_before"] = [round(x, 2) for x in load_before]
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -4,4 +4,4 @@ from wbcreview.ui import home
 from wbcreview.ui.page import page
 
 with page("Home", heading="wbcreview") as ws:
-    home.home_page(ws.source, ws.catalog)
+    home.home_page(ws)

@@ -5,4 +5,4 @@ from wbcreview.ui import triage as triage_ui
 from wbcreview.ui.page import page
 
 with page("Scores", store=True, reviewer=False, heading="Scores before and after curation") as ws:
-    triage_ui.scores_page(ws.catalog, ws.store)
+    triage_ui.scores_page(ws)

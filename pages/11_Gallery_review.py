@@ -4,4 +4,4 @@ from wbcreview.ui import gallery_review
 from wbcreview.ui.page import page
 
 with page("Gallery review", store=True) as ws:
-    gallery_review.gallery_page(ws.catalog, ws.store, ws.user)
+    gallery_review.gallery_page(ws)

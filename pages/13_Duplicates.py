@@ -12,4 +12,4 @@ with page("Duplicates", store="optional", links=True, heading="Duplicates and le
         "cropped, colour-shifted) across the whole copy, with what each pair crosses: split "
         "(train/eval/test leakage), patient, label."
     )
-    finders_ui.duplicates_page(ws.catalog, ws.store_or_none, ws.user)
+    finders_ui.duplicates_page(ws)

@@ -12,4 +12,4 @@ with page("Image quality", store="optional", links=True, heading="Unusable image
         "odd size or aspect, a crop with no nucleated cell, and a second nucleated cell; each "
         "check has a score and a threshold."
     )
-    finders_ui.quality_page(ws.catalog, ws.store_or_none, ws.user)
+    finders_ui.quality_page(ws)

@@ -7,11 +7,11 @@ from wbcreview.ui import browse
 from wbcreview.ui.page import page
 
 with page("Cell", links=True, heading="") as ws:
-    cur = ws.catalog.cursor()
+    cur = ws.cursor()
     state = browse.view_state()
     browse.ignored_warning(state)
-    state = browse.register_suspects(cur, ws.catalog, state)
-    state = browse.filter_sidebar(cur, ws.catalog, state, keep_cell=True)
+    state = browse.register_suspects(cur, ws, state)
+    state = browse.filter_sidebar(cur, ws, state, keep_cell=True)
     row = browse.resolve_cell(cur, state)
     if row is None:
         st.title("Cell")
@@ -19,7 +19,7 @@ with page("Cell", links=True, heading="") as ws:
             st.info("No cell chosen: open one from Browse, or type its image id.")
         browse.cell_search(state)
     else:
-        browse.cell_navigation(cur, ws.catalog, state, row)
-        browse.cell_view(cur, ws.catalog, state, row)
+        browse.cell_navigation(cur, ws, state, row)
+        browse.cell_view(cur, ws, state, row)
         with st.expander("Review history of this cell"):
-            audit_ui.cell_history(row["cell_id"])
+            audit_ui.cell_history(row["cell_id"], ws)

@@ -4,7 +4,7 @@ from wbcreview.ui import browse
 from wbcreview.ui.page import page
 
 with page("Patient", links=True) as ws:
-    cur = ws.catalog.cursor()
-    patient = browse.patient_picker(cur, ws.catalog)
+    cur = ws.cursor()
+    patient = browse.patient_picker(cur, ws)
     if patient:
-        browse.patient_view(cur, ws.catalog, patient)
+        browse.patient_view(cur, ws, patient)

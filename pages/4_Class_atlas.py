@@ -7,4 +7,4 @@ from wbcreview.ui.page import page
 
 with page("Class atlas", links=True) as ws:
     st.caption("Example cells of each class, spread over patients. Click one to open it.")
-    browse.atlas(ws.catalog.cursor(), ws.catalog)
+    browse.atlas(ws.cursor(), ws)

@@ -6,4 +6,4 @@ from wbcreview.ui.page import page
 # While the database is down the page shows its one banner; decisions typed meanwhile wait in
 # the browser (the review loop) and are sent again once it is back.
 with page("Review", store=True) as ws:
-    review_ui.review_page(ws.catalog, ws.store, ws.user)
+    review_ui.review_page(ws)

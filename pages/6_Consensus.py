@@ -4,4 +4,4 @@ from wbcreview.ui import consensus as consensus_ui
 from wbcreview.ui.page import page
 
 with page("Consensus", store=True) as ws:
-    consensus_ui.consensus_page(ws.catalog, ws.store, ws.user)
+    consensus_ui.consensus_page(ws)

@@ -4,4 +4,4 @@ from wbcreview.ui import adjudication as adjudication_ui
 from wbcreview.ui.page import page
 
 with page("Adjudication", store=True) as ws:
-    adjudication_ui.adjudication_page(ws.catalog, ws.store, ws.user)
+    adjudication_ui.adjudication_page(ws)

@@ -4,4 +4,4 @@ from wbcreview.ui import audit as audit_ui
 from wbcreview.ui.page import page
 
 with page("Audit", store=True) as ws:
-    audit_ui.audit_page(ws.store, ws.user)
+    audit_ui.audit_page(ws)

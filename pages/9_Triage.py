@@ -11,5 +11,5 @@ with page("Triage", store="optional", links=True) as ws:
         "Find the likely label errors first: cells whose label the models doubt most, ranked "
         "by cleanlab's label-quality score."
     )
-    infos = triage_ui.prediction_files(ws.catalog)
-    triage_ui.ranking_section(ws.catalog, infos, ws.store_or_none, ws.user)
+    infos = triage_ui.prediction_files(ws)
+    triage_ui.ranking_section(ws, infos)

@@ -4,17 +4,17 @@ page, the Cell page's number formatting and synchronized zoomed viewports."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+from tests.apptest import html_of
 from wbcreview.data import catalog, query
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 BROWSE, CELL = "pages/1_Browse.py", "pages/2_Cell.py"
 CHIP_LINK = re.compile(r'<a class="wbc-chip[^"]*" href="([^"]+)"[^>]*data-class="([^"]+)"')
 
@@ -27,22 +27,9 @@ def cur(demo_root):
 
 @pytest.fixture
 def open_page(demo_root, monkeypatch):
+    """Run the app, switch to a page with some query parameters, run it; return the AppTest."""
     monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
-
-    def run(script: str, /, **params) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=90)
-        at.run()
-        at.switch_page(script)
-        at.query_params.update(params)
-        at.run()
-        assert not at.exception, at.exception[0].message if at.exception else ""
-        return at
-
-    return run
-
-
-def html_of(at: AppTest) -> str:
-    return "\n".join(h.value for h in at.get("html"))
+    return apptest.open_page
 
 
 def match_count(at: AppTest) -> int:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import ok, open_as
 from wbcreview.review.store import Store
 
 pytest_plugins = ["tests.finder_fixtures"]
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
 DUPLICATES, QUALITY = "pages/13_Duplicates.py", "pages/14_Image_quality.py"
 ADMIN = {"name": "Ada", "team": "Core", "role": "admin"}
 
@@ -25,19 +24,7 @@ def env(planted_copy, tmp_path, monkeypatch):
 
 
 def page(script: str, identity: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
-    at.session_state["wbc_demo_store"] = False  # the demo copy's simulated store: not this test's
-    if identity:
-        at.session_state["wbc_identity"] = identity
-    at.switch_page(script)
-    at.run()
-    return ok(at)
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, at.exception[0].message if at.exception else ""
-    return at
+    return open_as(script, identity, timeout=240)
 
 
 def texts(at: AppTest) -> str:

@@ -215,3 +215,70 @@ def test_a_setting_from_the_shell_never_reaches_a_test():
         text=True,
     )
     assert out.returncode == 0, out.stdout[-2000:]
+
+
+def test_page_files_are_written_only_in_the_navigation_table():
+    pytest.importorskip("streamlit")
+    from wbcreview.ui import navigation
+
+    written = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((PACKAGE / "ui").rglob("*.py"))
+        if path.name != "navigation.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("pages/")
+    ]
+    assert not written, "use navigation.page_file(url_path): " + ", ".join(written)
+    for _section, pages in navigation.PAGES:
+        for path, _title, url in pages:
+            assert navigation.page_file(url) == path and (ROOT / path).is_file()
+    with pytest.raises(KeyError):
+        navigation.page_file("No_such_page")
+
+
+# The edges: screens (ui/, pages/, app.py) and the CLI, which call the Workspace only.
+SCREENS = sorted(
+    [*(PACKAGE / "ui").rglob("*.py"), *(PACKAGE / "cli").rglob("*.py")]
+    + [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+)
+PAST_THE_WORKSPACE = {"wbcreview.review.store", "wbcreview.data.catalog"}
+
+
+def past_the_workspace(source: str, name: str) -> list[str]:
+    """Where a screen imports the store or the catalog module, or reads them off a Workspace."""
+    found = []
+    for node in ast.walk(ast.parse(source, name)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        if PAST_THE_WORKSPACE & set(names):
+            found.append(f"{name}:{node.lineno} imports the store or the catalog module")
+        if isinstance(node, ast.Attribute) and node.attr in {"store", "catalog", "store_or_none"}:
+            found.append(f"{name}:{node.lineno} reads .{node.attr}")
+    return found
+
+
+def test_screens_reach_the_store_and_catalog_only_through_the_workspace():
+    offenders = [
+        line
+        for path in SCREENS
+        for line in past_the_workspace(path.read_text(), str(path.relative_to(ROOT)))
+    ]
+    assert not offenders, "call a Workspace method instead:\n" + "\n".join(offenders)
+
+
+def test_the_screen_check_catches_each_way_past_the_workspace():
+    screen = (
+        "from wbcreview.review.store import Store\n"
+        "from wbcreview.data import catalog\n"
+        "import wbcreview.review.store\n"
+        "def body(ws):\n"
+        "    return ws.store.list_queues(), ws.catalog.cursor(), ws.store_or_none\n"
+    )
+    found = past_the_workspace(screen, "screen.py")
+    assert len(found) == 6, found
+    assert past_the_workspace("def body(ws):\n    return ws.queues()\n", "ok.py") == []

@@ -9,11 +9,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import apptest
+from tests.apptest import APP, html_of
 from wbcreview.data import catalog, query
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.ui import navigation
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 BROWSE, CELL, PATIENT, ATLAS = (
     "pages/1_Browse.py",
     "pages/2_Cell.py",
@@ -38,21 +39,7 @@ def cur(cat):
 def open_page(demo_root, monkeypatch):
     """Run the app, switch to a page with some query parameters, run it; return the AppTest."""
     monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
-
-    def run(script: str, /, **params) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=90)
-        at.run()
-        at.switch_page(script)
-        at.query_params.update(params)
-        at.run()
-        assert not at.exception, at.exception[0].message if at.exception else ""
-        return at
-
-    return run
-
-
-def html_of(at: AppTest) -> str:
-    return "\n".join(h.value for h in at.get("html"))
+    return apptest.open_page
 
 
 def tile_links(at: AppTest) -> list[str]:

@@ -57,7 +57,7 @@ def cells_frame(labels: dict[str, str], original: dict[str, str] | None = None) 
 def test_every_class_and_action_has_its_own_key_and_streamlit_accepts_it():
     from streamlit.elements.lib.shortcut_utils import normalize_shortcut
 
-    keys = [*review.CLASS_KEYS.values(), *review.ACTION_KEYS.values()]
+    keys = [*review.CLASS_KEYS.values(), *review.ACTION_TO_KEY.values()]
     assert sorted(review.CLASS_KEYS) == sorted(CLASS_CODES)
     assert sorted(review.CLASS_ORDER) == sorted(CLASS_CODES)
     normalised = [normalize_shortcut(k) for k in keys]  # raises for C, R and punctuation

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import open_as
 from wbcreview.data.catalog import open_catalog
 from wbcreview.review.store import Reviewer, Store
 from wbcreview.triage import predictions
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TRIAGE, SCORES = "pages/9_Triage.py", "pages/10_Scores.py"
 EXPERT = Reviewer("Dr Expert", "Experts", "adjudicator")
 
@@ -28,15 +26,7 @@ def env(demo_copy, tmp_path, monkeypatch):
 
 
 def page(script: str, identity: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.session_state["wbc_demo_store"] = False  # the demo copy's simulated store: not this test's
-    if identity:
-        at.session_state["wbc_identity"] = identity
-    at.switch_page(script)
-    at.run()
-    assert not at.exception, at.exception[0].message if at.exception else ""
-    return at
+    return open_as(script, identity, timeout=180)
 
 
 def texts(at: AppTest) -> str:

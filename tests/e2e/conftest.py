@@ -9,28 +9,15 @@ Screenshots go to test-artifacts/e2e/ (git-ignored; see test_browse_e2e.py).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from bench import harness
+
+REPO = harness.REPO
+CHROMIUM = Path(harness.CHROMIUM)
+CHROMIUM_ARGS = harness.CHROMIUM_ARGS
 MISSING = "Chromium missing: browser tests NOT run; apt-get install chromium"
 _skipped: list[str] = []
 
@@ -67,24 +54,8 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1440, "height": 1000}}
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    """A running `streamlit run app.py` and where it is."""
-
-    url: str
-    process: subprocess.Popen
-    log: Path
-    data: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+free_port = harness.free_port
+Server = harness.Server
 
 
 def start_server(
@@ -95,63 +66,23 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     port: int | None = None,
 ) -> Server:
-    """Start the app on a free port and wait until /_stcore/health answers "ok".
+    """Start the app on the copy `data` with WBCREVIEW_HOME `home` and wait until
+    /_stcore/health answers "ok".
 
     Fails the test with the server's output if the process dies or never answers.
     """
-    port = port or free_port()
-    env = {
-        **os.environ,
-        "WBCREVIEW_DATA": str(data),
-        "WBCREVIEW_HOME": str(home),
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO / "app.py"),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-        *extra_args,
-    ]
-    out = log.open("wb")
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, log, data)
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{server.output()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if time.monotonic() > deadline:
-            stop_server(server)
-            pytest.fail(f"streamlit did not answer within {timeout:.0f} s:\n{server.output()}")
-        time.sleep(0.25)
+    env = {"WBCREVIEW_DATA": str(data), "WBCREVIEW_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    try:
+        return harness.start_server(
+            env, log, data=data, timeout=timeout, extra_args=extra_args, port=port
+        )
+    except harness.ServerError as exc:
+        pytest.fail(str(exc))
 
 
 def stop_server(server: Server) -> None:
     """Stop the server process (and only it)."""
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=10)
+    server.stop()
 
 
 def build_copy(out: Path, home: Path, **demo_args) -> Path:

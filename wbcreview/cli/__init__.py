@@ -71,12 +71,9 @@ def cmd_download(args) -> int:
 
 
 def cmd_catalog(args) -> int:
-    from wbcreview.data import catalog
-
-    root = workspace(args).root
+    ws = workspace(args)
     started = time.perf_counter()
-    with catalog.open_catalog(root, progress=Bar(), rebuild=args.rebuild) as cat:
-        print(catalog.dumps_info(cat))
+    print(ws.catalog_info(rebuild=args.rebuild))
     print(f"opened in {time.perf_counter() - started:.2f} s", file=sys.stderr)
     return 0
 

@@ -25,7 +25,7 @@ def cmd_find_duplicates(args) -> int:
     from wbcreview.triage import duplicates
 
     with workspace(args) as ws:
-        pairs = duplicates.duplicates(ws.catalog, progress=Bar(), min_similarity=args.similarity)
+        pairs = ws.duplicates(progress=Bar(), min_similarity=args.similarity)
     counts = duplicates.summary(pairs)
     print(
         f"{counts['pairs']:,} duplicate pairs in {counts['groups']:,} groups "
@@ -44,7 +44,7 @@ def cmd_find_unusable(args) -> int:
     from wbcreview.triage import quality
 
     with workspace(args) as ws:
-        _, found = quality.unusable(ws.catalog, progress=Bar(), checks=args.check or None)
+        _, found = ws.unusable(progress=Bar(), checks=args.check or None)
     cells = quality.per_cell(found)
     by_check = found["check"].value_counts().to_dict() if len(found) else {}
     print(
@@ -60,11 +60,9 @@ def cmd_find_unusable(args) -> int:
 
 
 def cmd_lookalikes(args) -> int:
-    from wbcreview.triage import similar
-
     with workspace(args) as ws:
-        similar.index(ws.catalog, args.embedding, progress=Bar())
-        table = similar.lookalikes(ws.catalog, args.cell, k=args.k, method=args.embedding)
+        ws.index_lookalikes(args.embedding, progress=Bar())
+        table = ws.lookalikes(args.cell, k=args.k, method=args.embedding)
     print(table.to_string(index=False))
     return 0
 

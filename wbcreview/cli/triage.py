@@ -21,23 +21,14 @@ def cmd_import_predictions(args) -> int:
     except OSError as exc:
         raise predictions.PredictionsError(f"{path}: cannot be read ({exc.strerror})") from None
     with workspace(args, action="import_predictions") as ws:
-        info = predictions.import_predictions(
-            ws.root,
-            ws.catalog.cursor(),
-            data,
-            args.name,
-            filename=str(path),
-            tolerance=args.tolerance,
-        )
+        info = ws.import_predictions(data, args.name, str(path), tolerance=args.tolerance)
     print(f"imported {info.describe()}")
     return 0
 
 
 def cmd_baseline(args) -> int:
-    from wbcreview.triage import baseline
-
     with workspace(args, action="run_baseline") as ws:
-        result = baseline.run_baseline(ws.catalog, progress=Bar(), name=args.name, seed=args.seed)
+        result = ws.run_baseline(progress=Bar(), name=args.name, seed=args.seed)
     print(result)
     return 0
 
@@ -46,7 +37,7 @@ def cmd_suspects(args) -> int:
     from wbcreview.triage import ranking as triage
 
     with workspace(args) as ws:
-        table = triage.ranking(ws.catalog, args.predictions or None, args.method)
+        table = ws.suspect_ranking(args.predictions or None, args.method)
     if table.empty:
         raise triage.TriageError("no stored predictions: run `baseline` or `import-predictions`")
     if args.out:
@@ -59,17 +50,15 @@ def cmd_suspects(args) -> int:
 
 def cmd_scores(args) -> int:
     from wbcreview.curation import export as decisions
-    from wbcreview.triage import ranking as triage
     from wbcreview.triage import scores
 
     with workspace(args) as ws:
-        files = triage.load_all(ws.root, args.predictions or None)
-        if not files:
+        if not (args.predictions or ws.prediction_files()):
             raise scores.ScoresError(
                 "no stored predictions: run `baseline` or `import-predictions`"
             )
         frame = ws.final_decisions()
-        summary, _ = scores.score_table(ws.catalog.cursor(), files, frame, kinds=("all", args.by))
+        summary, _ = ws.scores(args.predictions or None, frame, kinds=("all", args.by))
     print(f"final decisions: {decisions.summary_line(frame)}")
     groups = summary[summary["kind"] == args.by]["group"].unique() if args.by != "all" else []
     for kind, group in [("all", "all"), *((args.by, g) for g in groups)]:

@@ -7,7 +7,7 @@ import getpass
 import sys
 
 from wbcreview.review import auth, permissions
-from wbcreview.review.store import ROLES, Reviewer, Store
+from wbcreview.workspace import ROLES, Reviewer, default_store_url, open_store
 
 
 def cmd_add_user(args) -> int:
@@ -73,7 +73,7 @@ def acting_user(args, action: str | None = None) -> Reviewer | None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = getpass.getpass(f"Password for {name}: ")
-    with Store.open() as store:
+    with open_store(default_store_url()) as store:
         who = auth.sign_in(store, auth.users_path(), name, password, f"cli:{getpass.getuser()}")
     if who is None:
         raise auth.AuthError("wrong name or password")

@@ -31,7 +31,9 @@ REMOVE_KEYS: dict[str, str] = {
     "5": "not-classable",
     "6": "other",
 }
-ACTION_KEYS: dict[str, str] = {
+# Gallery mode: key (as KeyboardEvent.key, upper case) -> command kind. Single-cell review
+# maps the other way (workflow.ACTION_TO_KEY: action -> its key).
+KEY_TO_ACTION: dict[str, str] = {
     "K": "retain",
     "U": "unsure",
     "Z": "undo",
@@ -64,13 +66,13 @@ def key_map() -> dict[str, Command]:
     keys: dict[str, Command] = {k.upper(): Command("class", c) for c, k in CLASS_KEYS.items()}
     for key, reason in REMOVE_KEYS.items():
         keys[key] = Command("remove", reason)
-    for key, kind in ACTION_KEYS.items():
+    for key, kind in KEY_TO_ACTION.items():
         keys[key] = Command(kind)
     return keys
 
 
 KEYS = key_map()
-assert len(KEYS) == len(CLASS_KEYS) + len(REMOVE_KEYS) + len(ACTION_KEYS), (
+assert len(KEYS) == len(CLASS_KEYS) + len(REMOVE_KEYS) + len(KEY_TO_ACTION), (
     "two commands share a key"
 )
 assert set(REMOVE_KEYS.values()) == set(REMOVE_REASONS), "every remove reason needs a key"

@@ -806,6 +806,10 @@ class Store:
                 raise _translate(exc) from exc
         raise AssertionError("unreachable")
 
+    def _select(self, stmt: sa.Select, columns: Sequence[str]) -> pd.DataFrame:
+        """The rows of `stmt` as a frame with `columns` (one read, errors translated)."""
+        return self._read(lambda conn: _frame(conn.execute(stmt).all(), columns))
+
     def _read(self, work: Callable[[Connection], T]) -> T:
         try:
             with self._engine.connect() as conn:
@@ -1321,7 +1325,7 @@ class Store:
             "created_at",
             "definition",
         ]
-        return self._read(lambda conn: _frame(conn.execute(stmt).all(), columns))
+        return self._select(stmt, columns)
 
     def queue_cells(self, queue_id: int, reviewer: Reviewer | None = None) -> list[str]:
         """The queue's cells in order, as `reviewer` sees them (None: the stored order).
@@ -1409,7 +1413,7 @@ class Store:
             _require(viewer, "see_all_votes", "see calibration cells")
         latest = sa.select(sa.func.max(calibration.c.id)).group_by(calibration.c.cell_id)
         stmt = sa.select(calibration).where(calibration.c.id.in_(latest)).order_by(calibration.c.id)
-        return self._read(lambda conn: _frame(conn.execute(stmt).all(), CALIBRATION_COLUMNS))
+        return self._select(stmt, CALIBRATION_COLUMNS)
 
     # -- demo marker --------------------------------------------------------------------
 
@@ -1497,7 +1501,7 @@ class Store:
                 f"blind review: {viewer.name!r} must vote on cell {cell!r} before seeing others' votes"
             )
         stmt = _current(votes, ("reviewer", "cell_id"), cell_id=cell)
-        return self._read(lambda conn: _frame(conn.execute(stmt).all(), VOTE_COLUMNS))
+        return self._select(stmt, VOTE_COLUMNS)
 
     def votes_frame(self, viewer: Reviewer | None = None) -> pd.DataFrame:
         """Every vote row, undo rows included (action 'undo', `undoes` = the undone uid), by id.
@@ -1506,9 +1510,7 @@ class Store:
         current vote on.
         """
         stmt = sa.select(votes).order_by(votes.c.id)
-        return self._visible(
-            self._read(lambda conn: _frame(conn.execute(stmt).all(), VOTE_COLUMNS)), viewer
-        )
+        return self._visible(self._select(stmt, VOTE_COLUMNS), viewer)
 
     def current_votes(
         self,
@@ -1529,9 +1531,7 @@ class Store:
         if cell_ids is not None:
             only["cell_id"] = [_clean_cell(c) for c in cell_ids]
         stmt = _current(votes, ("reviewer", "cell_id"), **only)
-        return self._visible(
-            self._read(lambda conn: _frame(conn.execute(stmt).all(), VOTE_COLUMNS)), viewer
-        )
+        return self._visible(self._select(stmt, VOTE_COLUMNS), viewer)
 
     def own_votes(self, reviewer: Reviewer, cell_ids: Iterable[str]) -> dict[str, tuple]:
         """cell -> (action, label, reason) of `reviewer`'s current vote on each of `cell_ids`
@@ -1549,13 +1549,13 @@ class Store:
     def adjudications_frame(self, viewer: Reviewer | None = None) -> pd.DataFrame:
         """Every adjudication row, undo rows included, by id (blind mode as in votes_frame)."""
         stmt = sa.select(adjudications).order_by(adjudications.c.id)
-        frame = self._read(lambda conn: _frame(conn.execute(stmt).all(), ADJUDICATION_COLUMNS))
+        frame = self._select(stmt, ADJUDICATION_COLUMNS)
         return self._visible(frame, viewer, own_column=None)
 
     def current_adjudications(self, viewer: Reviewer | None = None) -> pd.DataFrame:
         """The current adjudication of each cell: the latest one not undone."""
         stmt = _current(adjudications, ("cell_id",))
-        frame = self._read(lambda conn: _frame(conn.execute(stmt).all(), ADJUDICATION_COLUMNS))
+        frame = self._select(stmt, ADJUDICATION_COLUMNS)
         return self._visible(frame, viewer, own_column=None)
 
     def history(self, cell_id: str, viewer: Reviewer | None = None) -> pd.DataFrame:

@@ -57,7 +57,8 @@ CLASS_ROWS: tuple[tuple[str, ...], ...] = (
     ("EO", "BA"),
 )
 CLASS_ORDER: tuple[str, ...] = tuple(c for row in CLASS_ROWS for c in row)
-ACTION_KEYS: dict[str, str] = {
+# Single-cell review: action -> its key (gallery.KEY_TO_ACTION maps key -> command).
+ACTION_TO_KEY: dict[str, str] = {
     "retain": "K",
     "remove": "X",
     "unsure": "U",
@@ -73,7 +74,7 @@ ACTION_NAMES: dict[str, str] = {
     "undo": "Undo",
 }
 
-_keys = [k.upper() for k in (*CLASS_KEYS.values(), *ACTION_KEYS.values())]
+_keys = [k.upper() for k in (*CLASS_KEYS.values(), *ACTION_TO_KEY.values())]
 assert sorted(CLASS_KEYS) == sorted(CLASS_CODES) == sorted(CLASS_ORDER), "every class needs a key"
 assert len(set(_keys)) == len(_keys), "two actions share a key"
 assert not {"C", "R"} & set(_keys), "C and R are Streamlit's own keys"

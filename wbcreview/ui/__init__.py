@@ -1,7 +1,7 @@
 """Everything that touches Streamlit: page setup, cached resources, shared widgets.
 
 Pages open with `wbcreview.ui.page.page()`, which calls `setup()`, `ensure_demo()` and
-`catalog()` here. Cached resources hold connections and catalogs only; materialised
+`workspace()` here. Cached resources hold connections and catalogs only; materialised
 DataFrames go through `st.cache_data` with a TTL and a bound.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from wbcreview import config
-from wbcreview.data import catalog as catalog_mod
 from wbcreview.data import source
+from wbcreview.workspace import CatalogError, Workspace
 
 PAGE_ICON = "🩸"
 
@@ -54,27 +54,29 @@ def ensure_demo(src: source.DataSource) -> bool:
     return True
 
 
-def catalog(src: source.DataSource) -> catalog_mod.Catalog | None:
-    """The catalog of `src`, built first (with a progress bar) when missing or stale."""
+def workspace(src: source.DataSource) -> Workspace | None:
+    """The Workspace of `src` with its catalog open (one per copy state and process, shared
+    by every session), the catalog built first with a progress bar when missing or stale.
+    None after an error, which is shown."""
     try:
-        if catalog_mod.needs_build(src.root):
+        ws = Workspace(src)
+        if ws.catalog_needs_build():
             bar = st.progress(0.0, text="Building the catalog...")
-            catalog_mod.ensure_built(
-                src.root,
+            ws.build_catalog(
                 progress=lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m),
             )
             bar.empty()
-        return _open_catalog(str(src.root), catalog_mod.current_fingerprint(src.root))
-    except (catalog_mod.CatalogError, source.SourceError) as exc:
+        return _open_workspace(src, str(src.root), ws.current_fingerprint())
+    except (CatalogError, source.SourceError) as exc:
         st.error(f"Catalog: {exc}")
         return None
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _open_catalog(root: str, fingerprint: str) -> catalog_mod.Catalog:
+def _open_workspace(_src: source.DataSource, root: str, fingerprint: str) -> Workspace:
     # The fingerprint is part of the key: a changed shard opens the rebuilt catalog.
-    del fingerprint
-    return catalog_mod.open_catalog(root)
+    del root, fingerprint
+    return Workspace(_src).open_catalog()
 
 
 def clear_caches() -> None:
@@ -83,33 +85,23 @@ def clear_caches() -> None:
     st.cache_resource.clear()
 
 
-def health_report(cat: catalog_mod.Catalog, decode_images: bool = False):
-    """The health report of the catalog's copy, cached per catalog fingerprint."""
-    from wbcreview.data import health
-
+def health_report(ws: Workspace, decode_images: bool = False):
+    """The health report of the workspace's copy, cached per catalog fingerprint."""
     if decode_images:
         bar = st.progress(0.0, text="Decoding images...")
-        report = health.check(
-            cat.root,
-            catalog=cat,
+        report = ws.health(
             decode_images=True,
             progress=lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m),
         )
         bar.empty()
         return report
-    return _quick_report(str(cat.root), cat.fingerprint)
+    return _quick_report(ws, str(ws.root), ws.fingerprint)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Checking the copy...")
-def _quick_report(root: str, fingerprint: str):
-    from wbcreview.data import health
-
-    del fingerprint  # cache key only
-    return health.check(
-        root,
-        catalog=_open_catalog(root, catalog_mod.current_fingerprint(root)),
-        decode_images=False,
-    )
+def _quick_report(_ws: Workspace, root: str, fingerprint: str):
+    del root, fingerprint  # cache key only
+    return _ws.health(decode_images=False)
 
 
 @st.cache_resource(show_spinner=False)

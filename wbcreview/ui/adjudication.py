@@ -8,39 +8,32 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.review import aggregation
 from wbcreview.review import workflow as review
-from wbcreview.review.store import (
-    REMOVE_REASONS,
-    Reviewer,
-    Store,
-    StoreError,
-    can,
-)
 from wbcreview.ui import lookalikes
 from wbcreview.ui.session import (
     after_write,
     as_code,
     as_md,
-    cached_cells,
-    cached_consensus,
+    cells_of,
+    consensus_of,
     demo_banner,
     display_frame,
     post_notice,
     show_notice,
     table_height,
-    who_key,
 )
 from wbcreview.ui.widgets import cell_images, zoom_control
+from wbcreview.workspace import REMOVE_REASONS, StoreError, Workspace, can
 
 # --- adjudication page -----------------------------------------------------------------------
 
 
-def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
+def adjudication_page(ws: Workspace) -> None:
     """The expert's worklist: disputed cells first, every vote and comment, the decision."""
-    demo_banner(store)
+    reviewer = ws.user
+    demo_banner(ws)
     show_notice()
     if reviewer is None:
         st.info("Enter your name in the sidebar, with the adjudicator role, to adjudicate.")
@@ -53,11 +46,7 @@ def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> 
             icon=":material/lock:",
         )
         return
-    cur = cat.cursor()
-    cells = cached_cells(cur, cat.fingerprint)
-    votes, _adjudications, table = cached_consensus(
-        store, store.url, who_key(reviewer), cat.fingerprint, cells
-    )
+    votes, _adjudications, table = consensus_of(ws, cells_of(ws))
     counts = review.status_counts(table)
     st.markdown(
         f"**{counts['disputed']:,}** disputed · **{counts['agreed']:,}** agreed, not yet "
@@ -84,7 +73,7 @@ def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> 
         "Team", review.team_names(votes), key="aj_team", placeholder="Every team"
     )
     shown = review.worklist(review.filter_consensus(table, (), classes, teams), statuses)
-    _bulk_accept(store, reviewer, shown)
+    _bulk_accept(ws, shown)
     if shown.empty:
         st.info("No cell matches these filters.")
         return
@@ -128,7 +117,7 @@ def adjudication_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> 
             },
         )
     row = shown.iloc[position].to_dict()
-    _adjudicate_cell(cat, cur, store, reviewer, row, ids, position)
+    _adjudicate_cell(ws, row, ids, position)
 
 
 def _pick_row(key: str, ids: list[str]) -> None:
@@ -137,7 +126,7 @@ def _pick_row(key: str, ids: list[str]) -> None:
         st.session_state["aj_cell"] = ids[rows[0]]
 
 
-def _adjudicate_cell(cat, cur, store: Store, expert: Reviewer, row: dict, ids, position: int):
+def _adjudicate_cell(ws: Workspace, row: dict, ids, position: int):
     cell = row["cell_id"]
     nav = st.columns([4, 1, 1], vertical_alignment="center")
     nav[0].markdown(f"#### Cell {as_code(cell)}")
@@ -174,11 +163,11 @@ def _adjudicate_cell(cat, cur, store: Store, expert: Reviewer, row: dict, ids, p
     left, right = st.columns([1, 1], gap="large")
     with left:
         zoom = float(st.session_state.get("aj_zoom", 0.0) or 0)  # Fit: the whole image shows
-        cell_images(cat, cur, cell, zoom)
+        cell_images(ws, ws.cursor(), cell, zoom)
         zoom_control("aj_zoom", 0.0)
-        lookalikes.lookalikes(cat, cell)
+        lookalikes.lookalikes(ws, cell)
     with right:
-        votes = store.votes_for_cell(cell, expert)
+        votes = ws.votes_for_cell(cell)
         st.markdown(f"**Votes** ({len(votes)}) · tally {as_md(row.get('tally') or '—')}")
         st.dataframe(review.cell_votes_table(votes), hide_index=True, width="stretch")
         if row.get("final"):
@@ -188,14 +177,13 @@ def _adjudicate_cell(cat, cur, store: Store, expert: Reviewer, row: dict, ids, p
                 + (f" by {as_md(by)}" if by else " (agreed consensus, not yet accepted)")
             )
         if row["status"] == "adjudicated":
-            _undo_decision(store, expert, cell)
-        _decision_form(store, expert, row, ids, position)
+            _undo_decision(ws, cell)
+        _decision_form(ws, row, ids, position)
 
 
-def _undo_decision(store: Store, expert: Reviewer, cell: str) -> None:
-    current = store.current_adjudications(expert)
-    current = current[current["cell_id"] == cell]
-    if current.empty:
+def _undo_decision(ws: Workspace, cell: str) -> None:
+    current = ws.current_adjudications()
+    if not (current["cell_id"] == cell).any():
         return
     if st.button(
         "Undo this decision",
@@ -203,7 +191,7 @@ def _undo_decision(store: Store, expert: Reviewer, cell: str) -> None:
         help="The cell's previous decision, if any, becomes current again; nothing is deleted.",
     ):
         try:
-            store.undo_adjudication(expert, current["uid"].iloc[-1], uid=str(uuid.uuid4()))
+            ws.undo_adjudication(cell, uid=str(uuid.uuid4()))
         except StoreError as exc:
             st.error(f"Nothing was undone: {as_md(exc)}")
             return
@@ -212,7 +200,7 @@ def _undo_decision(store: Store, expert: Reviewer, cell: str) -> None:
         st.rerun()
 
 
-def _decision_form(store: Store, expert: Reviewer, row: dict, ids, position: int) -> None:
+def _decision_form(ws: Workspace, row: dict, ids, position: int) -> None:
     cell = row["cell_id"]
     label = row.get("label")
     default = review.adjudication_default(row)
@@ -267,8 +255,8 @@ def _decision_form(store: Store, expert: Reviewer, row: dict, ids, position: int
             uid_key = f"aj_uid_{cell}_{action}_{new_label}_{reason}"
             uid = st.session_state.setdefault(uid_key, str(uuid.uuid4()))
             try:
-                store.adjudicate(
-                    expert, cell, action, label=new_label, reason=reason, note=note or None, uid=uid
+                ws.adjudicate(
+                    cell, action, label=new_label, reason=reason, note=note or None, uid=uid
                 )
             except StoreError as exc:
                 st.error(f"The decision was NOT saved: {as_md(exc)}")
@@ -283,7 +271,7 @@ def _decision_form(store: Store, expert: Reviewer, row: dict, ids, position: int
             st.rerun()
 
 
-def _bulk_accept(store: Store, expert: Reviewer, shown: pd.DataFrame) -> None:
+def _bulk_accept(ws: Workspace, shown: pd.DataFrame) -> None:
     decisions = review.acceptable(shown)
     if decisions.empty:
         return
@@ -317,7 +305,7 @@ def _bulk_accept(store: Store, expert: Reviewer, shown: pd.DataFrame) -> None:
                 if "method" in shown.columns and len(shown):  # what agreed them, for the export
                     first = shown.iloc[0]
                     note = aggregation.accept_note(first["method"], first["threshold"], note)
-                added = store.accept_consensus(decisions, expert, note=note or None, uid=confirm)
+                added = ws.accept_consensus(decisions, note=note or None, uid=confirm)
             except StoreError as exc:
                 st.error(
                     f"Nothing was accepted: {as_md(exc)}. Confirm again to retry (no double entries)."

@@ -7,13 +7,6 @@ import streamlit as st
 from wbcreview import config
 from wbcreview.data import source
 from wbcreview.review import workflow as review
-from wbcreview.review.store import (
-    PermissionDenied,
-    Reviewer,
-    Store,
-    StoreError,
-    can,
-)
 from wbcreview.ui.session import (
     as_code,
     as_md,
@@ -23,18 +16,20 @@ from wbcreview.ui.session import (
     open_store,
     table_height,
 )
+from wbcreview.workspace import PermissionDenied, StoreError, Workspace, can
 
 # --- audit page ------------------------------------------------------------------------------
 
 
-def audit_page(store: Store, reviewer: Reviewer | None) -> None:
+def audit_page(ws: Workspace) -> None:
     """Every vote and adjudication, with filters, and the history of one cell."""
-    demo_banner(store)
+    reviewer = ws.user
+    demo_banner(ws)
     if reviewer is None:
         st.info("Enter your name in the sidebar to see the audit log.")
         return
-    log = review.audit_log(store.votes_frame(reviewer), store.adjudications_frame(reviewer))
-    if store.blind and not can(reviewer, "see_all_votes"):
+    log = ws.audit_log()
+    if ws.blind and not can(reviewer, "see_all_votes"):
         st.caption(
             "Blind review: as an annotator you see your own rows and the cells you voted on."
         )
@@ -90,30 +85,31 @@ def audit_page(store: Store, reviewer: Reviewer | None) -> None:
         placeholder="Choose a cell",
     )
     if picked:
-        cell_history(picked, store=store, viewer=reviewer)
+        cell_history(picked, ws)
 
 
-def cell_history(cell_id: str, store: Store | None = None, viewer: Reviewer | None = None) -> None:
-    """Show every vote and adjudication of a cell, undo rows included, oldest first.
+def cell_history(cell_id: str, ws: Workspace | None = None) -> None:
+    """Show every vote and adjudication of a cell, undo rows included, oldest first, as
+    `ws.user` may see them.
 
-    For the Cell page: with no `store` the session's store is used, and the viewer is the
-    session's reviewer (blind review applies: an annotator sees a cell's history after
-    voting on it).
+    For the Cell page (no workspace, or one without a store): the session's store is
+    opened, and the viewer is the session's reviewer (blind review applies: an annotator
+    sees a cell's history after voting on it).
     """
-    if store is None:
+    if ws is None:
         try:
-            src = source.resolve(None)
+            ws = Workspace(source.resolve(None))
         except (source.SourceError, config.SettingError):
-            src = None
-        store = open_store(src)
-        if store is None:
             return
-    viewer = viewer or current_reviewer()
-    if viewer is None and store.blind:
+    if not ws.has_store:
+        ws = open_store(ws, ws.user or current_reviewer())
+        if ws is None:
+            return
+    if ws.user is None and ws.blind:
         st.caption("Choose who you are on a review page to see this cell's review history.")
         return
     try:
-        history = store.history(cell_id, viewer)
+        history = ws.history(cell_id)
     except PermissionDenied as exc:
         st.info(f"{as_md(exc)}.")
         return

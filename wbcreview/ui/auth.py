@@ -19,7 +19,13 @@ import streamlit as st
 
 from wbcreview import config
 from wbcreview.review import auth
-from wbcreview.review.store import Reviewer, Store, StoreError, StoreUnavailable, default_url
+from wbcreview.workspace import (
+    Reviewer,
+    StoreError,
+    StoreUnavailable,
+    default_store_url,
+    open_store,
+)
 
 _SIGNED_IN = "auth_reviewer"
 _TOKEN = "auth_token"
@@ -30,13 +36,13 @@ WRONG = "Wrong name or password."  # the same for an unknown name: no user enume
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _auth_store(url: str) -> Store:
-    return Store.open(url)
+def _auth_store(url: str):
+    return open_store(url)
 
 
-def auth_store() -> Store:
+def auth_store():
     """The store that keeps sign-in attempts and sessions (the real store, never the demo)."""
-    return _auth_store(default_url())
+    return _auth_store(default_store_url())
 
 
 def client_address() -> str:

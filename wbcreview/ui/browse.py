@@ -30,26 +30,25 @@ from cachetools import TTLCache
 
 from wbcreview import ui
 from wbcreview.data import images, query
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES, CLASSES, CONFIGS, SEVERITIES, SPLITS
 from wbcreview.errors import WbcreviewError
-from wbcreview.review.store import can
 from wbcreview.triage import predictions
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import lookalikes, suspects
 from wbcreview.ui import session as session_ui
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.text import code, md  # noqa: F401 (browse.md / browse.code are shared)
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
+from wbcreview.workspace import Workspace, can
 
 THUMB_PX = 128
 PATIENT_SUGGESTIONS = 8  # patients offered under the Patient box
 MAX_PATIENT_TILES = 600
+# The browsing pages an in-app link may switch to without a reload.
 PAGE_FILES = {
-    gallery.BROWSE_PAGE: "pages/1_Browse.py",
-    gallery.CELL_PAGE: "pages/2_Cell.py",
-    gallery.PATIENT_PAGE: "pages/3_Patient.py",
-    gallery.ATLAS_PAGE: "pages/4_Class_atlas.py",
+    p: page_file(p)
+    for p in (gallery.BROWSE_PAGE, gallery.CELL_PAGE, gallery.PATIENT_PAGE, gallery.ATLAS_PAGE)
 }
 
 # --- in-app links without a page reload -------------------------------------------------------
@@ -204,7 +203,7 @@ def _cached_position(
     return query.position(_cur, f, sort, config, image_id)
 
 
-def register_suspects(cur, cat: Catalog, state: BrowseState) -> BrowseState:
+def register_suspects(cur, cat: Workspace, state: BrowseState) -> BrowseState:
     """For the "suspicion" sort: make the suspect ranking queryable on this run's cursor.
 
     Without a ranking (no prediction file yet) the view falls back to the id sort, with a
@@ -236,7 +235,7 @@ def _original_labels(_cur, fingerprint: str, cell_ids: tuple[str, ...]) -> dict[
     return {cid: query.original_label(_cur, cid) for cid in dict.fromkeys(differing["cell_id"])}
 
 
-def was_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
+def was_notes(cur, cat: Workspace, rows: pd.DataFrame) -> dict[str, str]:
     """Cell key -> "was XX" for the rows whose label differs from the original challenge label."""
     if rows.empty:
         return {}
@@ -250,7 +249,7 @@ def was_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def tile_notes(cur, cat: Catalog, rows: pd.DataFrame) -> dict[str, str]:
+def tile_notes(cur, cat: Workspace, rows: pd.DataFrame) -> dict[str, str]:
     """Cell key -> a short note under the tile: "was XX" and the suspect rank, if any."""
     notes = was_notes(cur, cat, rows)
     if rows.empty or not _has_predictions(cat.root):
@@ -325,12 +324,12 @@ def _patients(_cur, fingerprint: str) -> pd.DataFrame:
 
 
 @memo(8)
-def _shard_paths(_cat: Catalog, fingerprint: str) -> dict[int, str]:
+def _shard_paths(_cat: Workspace, fingerprint: str) -> dict[int, str]:
     del fingerprint
     return _cat.shard_paths()
 
 
-def thumb_uris(cat: Catalog, rows: pd.DataFrame, size: int = THUMB_PX) -> list[str]:
+def thumb_uris(cat: Workspace, rows: pd.DataFrame, size: int = THUMB_PX) -> list[str]:
     """Data URIs of the thumbnails of a frame of catalog rows, in order (from the LRU)."""
     if rows.empty:
         return []
@@ -342,7 +341,7 @@ _GRIDS: TTLCache = TTLCache(32, 600)  # the HTML of recently shown pages (~250 K
 _PREFETCHED: TTLCache = TTLCache(256, 600)
 
 
-def grid_for(cat: Catalog, state: BrowseState, rows: pd.DataFrame, notes: dict[str, str]) -> str:
+def grid_for(cat: Workspace, state: BrowseState, rows: pd.DataFrame, notes: dict[str, str]) -> str:
     """The grid HTML of a page of rows; a page shown before (same view, cell and notes) is
     served from memory, so going back to a filter repaints without any work."""
     key = (cat.fingerprint, state.signature(), state.cell, tuple(sorted(notes.items())))
@@ -368,7 +367,7 @@ def _prefetcher() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
 
 
-def prefetch(cur, cat: Catalog, state: BrowseState) -> None:
+def prefetch(cur, cat: Workspace, state: BrowseState) -> None:
     """Warm the caches for `state`'s page (its rows now, its thumbnails in the background),
     so pressing Next finds everything ready. Errors are left to the page that shows it."""
     reader = ui.reader()
@@ -384,12 +383,12 @@ def prefetch(cur, cat: Catalog, state: BrowseState) -> None:
     _prefetcher().submit(reader.thumbs, requests, THUMB_PX)
 
 
-def full_image(cat: Catalog, row: dict) -> bytes | None:
+def full_image(cat: Workspace, row: dict) -> bytes | None:
     """The full-size image bytes of one catalog row."""
     return full_images(cat, [row])[0]
 
 
-def full_images(cat: Catalog, rows: list[dict]) -> list[bytes | None]:
+def full_images(cat: Workspace, rows: list[dict]) -> list[bytes | None]:
     """The full-size image bytes of some catalog rows, in one batch read, in order."""
     frame = pd.DataFrame(rows)
     return ui.reader().read(query.image_requests(_shard_paths(cat, cat.fingerprint), frame))
@@ -483,7 +482,7 @@ def _on_clear(keep_cell: bool) -> None:
     st.session_state.pop(_SIG, None)
 
 
-def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = False) -> BrowseState:
+def filter_sidebar(cur, cat: Workspace, state: BrowseState, keep_cell: bool = False) -> BrowseState:
     """Draw the filters in the sidebar (with counts) and return the view to show.
 
     A patient that is not in this copy is reported and left out of the returned view.
@@ -616,7 +615,7 @@ def filter_sidebar(cur, cat: Catalog, state: BrowseState, keep_cell: bool = Fals
     return state
 
 
-def _review_statuses(cat: Catalog) -> dict[str, str] | None:
+def _review_statuses(cat: Workspace) -> dict[str, str] | None:
     """cell_id -> review status from the decision store, or None when the session's
     reviewer may not see consensus (blind review: annotators see no one else's votes)."""
     reviewer = session_ui.current_reviewer()
@@ -646,7 +645,7 @@ def _on_pager(state: BrowseState, key: str) -> None:
     _go_page(state, int(st.session_state[key]))
 
 
-def browse(cur, cat: Catalog, state: BrowseState) -> None:
+def browse(cur, cat: Workspace, state: BrowseState) -> None:
     """Counts, the thumbnail grid of the current page, and paging (keys: arrow left/right)."""
     fp = cat.fingerprint
     f = state.filter
@@ -695,7 +694,7 @@ def browse(cur, cat: Catalog, state: BrowseState) -> None:
         "The address bar holds the filters: copy it to share this view."
     )
     st.page_link(
-        "pages/5_Review.py",
+        page_file("Review"),
         label=f"Review these {total:,} rows as a queue",
         icon=":material/how_to_vote:",
         query_params=f.to_params(),
@@ -742,7 +741,7 @@ def cell_search(state: BrowseState) -> None:
     )
 
 
-def cell_navigation(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
+def cell_navigation(cur, cat: Workspace, state: BrowseState, row: dict) -> None:
     """Previous / Next within the current filter and sort (← / → keys), and the way back."""
     fp = cat.fingerprint
     pos, total = _position(cur, fp, state.filter, state.sort_order, row["config"], row["image_id"])
@@ -802,7 +801,7 @@ def _figure(data: bytes | None, caption: str, kind: str = "image") -> gallery.Fi
     return gallery.Figure(images.data_uri(data), caption, size[0], size[1], kind)
 
 
-def _relative(path: str, cat: Catalog) -> str:
+def _relative(path: str, cat: Workspace) -> str:
     """A shard path relative to the data root (absolute if it lies elsewhere)."""
     try:
         return Path(path).relative_to(cat.root).as_posix()
@@ -822,7 +821,7 @@ def _caption(row: dict, size: tuple[int, int] | None, this_row: bool = False) ->
     return f"{kind} · {where}{dims}"
 
 
-def cell_view(cur, cat: Catalog, state: BrowseState, row: dict) -> None:
+def cell_view(cur, cat: Workspace, state: BrowseState, row: dict) -> None:
     """One cell: header, labels, images with zoom, difference, sibling rows, metadata, params."""
     label, severity = str(row["label"]), str(row["severity"])
     name = CELL_TYPES.get(label, "unknown class")
@@ -954,7 +953,7 @@ def _on_patient_change() -> None:
     st.query_params.from_dict({"patient": patient} if patient else {})
 
 
-def patient_picker(cur, cat: Catalog) -> str | None:
+def patient_picker(cur, cat: Workspace) -> str | None:
     """A selectbox of patients bound to `?patient=`; an unknown hash is reported and ignored."""
     patients = _patients(cur, cat.fingerprint)
     wanted = (st.query_params.get("patient") or "").strip() or None
@@ -994,7 +993,7 @@ def patient_picker(cur, cat: Catalog) -> str | None:
     return wanted
 
 
-def patient_view(cur, cat: Catalog, patient: str) -> None:
+def patient_view(cur, cat: Workspace, patient: str) -> None:
     """Every row of one patient: class counts (table and chart) and the cells by class."""
     rows = query.patient_rows(cur, patient)
     cells = rows["cell_id"].nunique()
@@ -1067,7 +1066,7 @@ def _atlas_param(name: str, allowed, default):
     return value if value in allowed else default
 
 
-def atlas(cur, cat: Catalog) -> None:
+def atlas(cur, cat: Workspace) -> None:
     """Example cells of every class with the full cell-type names (`?config=&per_class=&seed=`)."""
     config = _atlas_param("config", CONFIGS, "pristine")
     per_class = _atlas_param("per_class", (6, 12, 24), 12)

@@ -6,21 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from wbcreview.data import query
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.review import aggregation
 from wbcreview.review import workflow as review
-from wbcreview.review.store import (
-    Reviewer,
-    Store,
-    can,
-)
 from wbcreview.ui.audit import cell_history
 from wbcreview.ui.browse import thumb_uris
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.session import (
     after_write,
-    cached_cells,
-    cached_consensus,
+    cells_of,
+    consensus_of,
     demo_banner,
     display_frame,
     post_notice,
@@ -32,26 +27,25 @@ from wbcreview.ui.widgets import cell_images
 from wbcreview.views import consensus as charts_cs
 from wbcreview.views.browse import cell_key
 from wbcreview.views.charts import confusion_figure
+from wbcreview.workspace import Reviewer, Workspace, can
 
 THUMB_PX = 64
 
 # --- consensus page --------------------------------------------------------------------------
 
 
-def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
+def consensus_page(ws: Workspace) -> None:
     """Tallies and status per cell with filters, and the agreement statistics and charts."""
-    demo_banner(store)
+    reviewer = ws.user
+    demo_banner(ws)
     if reviewer is None:
         st.info("Enter your name in the sidebar to see the consensus.")
         return
     show_notice()
-    cur = cat.cursor()
-    cells = cached_cells(cur, cat.fingerprint)
-    method, threshold = _aggregation_controls(store, reviewer)
-    votes, _adjudications, table = cached_consensus(
-        store, store.url, who_key(reviewer), cat.fingerprint, cells, method, threshold
-    )
-    if store.blind and not can(reviewer, "see_all_votes"):
+    cells = cells_of(ws)
+    method, threshold = _aggregation_controls(ws)
+    votes, _adjudications, table = consensus_of(ws, cells, method, threshold)
+    if ws.blind and not can(reviewer, "see_all_votes"):
         st.caption(
             "Blind review: as an annotator you see the cells you have voted on. Adjudicators "
             "see every cell."
@@ -92,7 +86,7 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
     page = _table_page(len(shown))
     rows = shown.iloc[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]
     view = display_frame(rows[list(review.CONSENSUS_COLUMNS)])
-    view.insert(0, "image", _thumbs(cat, tuple(rows["cell_id"])))
+    view.insert(0, "image", _thumbs(ws, tuple(rows["cell_id"])))
     table_key = f"cs_table_{page}_{len(shown)}_{method}_{threshold}"
     picked = st.dataframe(
         view,
@@ -120,7 +114,7 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
     )
     chosen = picked.selection.rows if picked is not None else []
     if chosen:
-        _open_cell(cat, cur, store, reviewer, rows.iloc[chosen[0]].to_dict(), votes)
+        _open_cell(ws, rows.iloc[chosen[0]].to_dict(), votes)
     tabs = st.tabs(
         [
             "Original vs consensus",
@@ -162,7 +156,7 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
         freq = st.segmented_control(
             "Step", ["hour", "day"], default="day", key="cs_freq", required=True
         )
-        all_votes = store.votes_frame(reviewer)
+        all_votes = ws.votes()
         st.plotly_chart(
             charts_cs.votes_over_time_figure(review.votes_over_time(all_votes, freq), freq),
             key="cs_time",
@@ -180,20 +174,20 @@ def consensus_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> Non
         st.dataframe(
             consensus_mod.hard_group_agreement(votes, labels), hide_index=True, width="stretch"
         )
-        _calibration_section(store, reviewer, votes, _adjudications, labels)
-        _annotator_models(store, reviewer, cat, cells, method)
+        _calibration_section(ws, votes, _adjudications, labels)
+        _annotator_models(ws, cells, method)
 
 
-def _calibration_section(store: Store, reviewer: Reviewer, votes, adjudications, labels) -> None:
+def _calibration_section(ws: Workspace, votes, adjudications, labels) -> None:
     """Each annotator's accuracy on calibration cells, and consensus weighted by it."""
     from wbcreview.review import calibration
     from wbcreview.review import consensus as consensus_mod
 
     st.markdown("**Calibration cells: each annotator's accuracy** (cells with a known answer)")
-    if not can(reviewer, "see_all_votes"):
+    if not can(ws.user, "see_all_votes"):
         st.caption("Calibration results are shown to adjudicators and admins.")
         return
-    calib = store.calibration_frame(reviewer)
+    calib = ws.calibration()
     if calib.empty:
         st.caption("No calibration cells yet: an admin marks cells with a known answer.")
         return
@@ -233,9 +227,9 @@ PAGE_ROWS = 50
 CURVE = (0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
 
-def _aggregation_controls(store: Store, reviewer: Reviewer) -> tuple[str, float]:
+def _aggregation_controls(ws: Workspace) -> tuple[str, float]:
     """Method and threshold for this view; admins can make them the project's choice."""
-    saved_method, saved_threshold = aggregation.choice(store.aggregation_choice())
+    saved_method, saved_threshold = ws.aggregation_choice()
     cols = st.columns([3, 2, 2], vertical_alignment="bottom")
     methods = list(aggregation.METHODS)
     method = cols[0].selectbox(
@@ -261,14 +255,14 @@ def _aggregation_controls(store: Store, reviewer: Reviewer) -> tuple[str, float]
         help="A cell is agreed when its leading decision's probability (majority: its share of "
         "the votes) reaches this; every other cell goes to the expert.",
     )
-    if can(reviewer, "manage_queues"):
+    if can(ws.user, "manage_queues"):
         same = (method, round(threshold, 6)) == (saved_method, round(saved_threshold, 6))
         cols[2].button(
             "Saved as the project's choice" if same else "Use for the project",
             key="cs_save_method",
             disabled=same,
             on_click=_save_choice,
-            args=(store, reviewer, method, threshold),
+            args=(ws, method, threshold),
             help="The Adjudication page, the export and Browse's status filter use the "
             "project's choice. No vote or adjudication is changed: the consensus is recomputed.",
         )
@@ -280,8 +274,8 @@ def _aggregation_controls(store: Store, reviewer: Reviewer) -> tuple[str, float]
     return method, float(threshold)
 
 
-def _save_choice(store: Store, admin: Reviewer, method: str, threshold: float) -> None:
-    store.set_aggregation(admin, method, threshold)
+def _save_choice(ws: Workspace, method: str, threshold: float) -> None:
+    ws.set_aggregation(method, threshold)
     after_write()
     post_notice("success", f"The project now uses {aggregation.METHODS[method]} at {threshold:g}.")
 
@@ -337,7 +331,7 @@ def _table_page(rows: int) -> int:
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _thumb_map(_cat: Catalog, fingerprint: str, cells: tuple[str, ...]) -> dict[str, str]:
+def _thumb_map(_cat: Workspace, fingerprint: str, cells: tuple[str, ...]) -> dict[str, str]:
     del fingerprint
     if not cells:
         return {}
@@ -347,14 +341,15 @@ def _thumb_map(_cat: Catalog, fingerprint: str, cells: tuple[str, ...]) -> dict[
     return dict(zip(rows["cell_id"].astype(str), thumb_uris(_cat, rows, THUMB_PX), strict=True))
 
 
-def _thumbs(cat: Catalog, cells: tuple[str, ...]) -> list[str | None]:
+def _thumbs(cat: Workspace, cells: tuple[str, ...]) -> list[str | None]:
     """Each cell's pristine thumbnail as a data URI (None when the copy has no such cell)."""
     found = _thumb_map(cat, cat.fingerprint, cells)
     return [found.get(c) for c in cells]
 
 
-def _open_cell(cat: Catalog, cur, store: Store, reviewer: Reviewer, row: dict, votes) -> None:
+def _open_cell(ws: Workspace, row: dict, votes) -> None:
     """The picked row: its images, its votes, and the way to the Cell page and adjudication."""
+    reviewer = ws.user
     cell = str(row["cell_id"])
     with st.container(border=True):
         st.markdown(
@@ -363,21 +358,21 @@ def _open_cell(cat: Catalog, cur, store: Store, reviewer: Reviewer, row: dict, v
         )
         links = st.columns(3)
         links[0].page_link(
-            "pages/2_Cell.py",
+            page_file("Cell"),
             label="Open on the Cell page",
             icon=":material/open_in_new:",
             query_params={"cell": cell_key("pristine", cell)},
         )
         if can(reviewer, "adjudicate"):
             links[1].page_link(
-                "pages/7_Adjudication.py",
+                page_file("Adjudication"),
                 label="Adjudicate this cell",
                 icon=":material/gavel:",
                 query_params={"cell": cell},
             )
         body = st.columns([3, 2])
         with body[0]:
-            cell_images(cat, cur, cell, 0.0)
+            cell_images(ws, ws.cursor(), cell, 0.0)
         with body[1]:
             st.markdown("**Votes**")
             st.dataframe(
@@ -386,29 +381,23 @@ def _open_cell(cat: Catalog, cur, store: Store, reviewer: Reviewer, row: dict, v
                 width="stretch",
             )
             with st.expander("History"):
-                cell_history(cell, store, reviewer)
+                cell_history(cell, ws)
 
 
 @st.cache_data(ttl=60, max_entries=16, show_spinner="Estimating annotators...")
-def _cached_aggregation(_store: Store, url: str, who: tuple, fingerprint: str, _cells, method):
+def _cached_aggregation(_ws: Workspace, url: str, who: tuple, fingerprint: str, _cells, method):
     del url, fingerprint
-    viewer = Reviewer(*who)
-    votes = _store.current_votes(viewer)
-    labels = review.labels_of(_cells)
-    result = aggregation.aggregate(
-        votes, labels, method=method, calibration=_store.calibration_frame(viewer)
-    )
-    return result.annotators, result.confusion
+    return _ws.for_user(Reviewer(*who)).annotator_models(_cells, method)
 
 
-def _annotator_models(store: Store, reviewer: Reviewer, cat: Catalog, cells, method: str) -> None:
+def _annotator_models(ws: Workspace, cells, method: str) -> None:
     """Each annotator's estimated accuracy and confusion matrix under the method."""
     st.markdown(f"**Annotators as {aggregation.METHODS[method].lower()} sees them**")
-    if not can(reviewer, "see_all_votes"):
+    if not can(ws.user, "see_all_votes"):
         st.caption("Annotator estimates are shown to adjudicators and admins.")
         return
     annotators, confusion = _cached_aggregation(
-        store, store.url, who_key(reviewer), cat.fingerprint, cells, method
+        ws, ws.store_url, who_key(ws.user), ws.fingerprint, cells, method
     )
     if annotators.empty:
         st.caption("No votes yet.")

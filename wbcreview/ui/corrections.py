@@ -11,15 +11,10 @@ import streamlit as st
 from wbcreview import config, ui
 from wbcreview import files as fsutil
 from wbcreview.curation import export as decisions
-from wbcreview.curation import imports
-from wbcreview.data import catalog as catalog_mod
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import SPLITS
 from wbcreview.errors import WbcreviewError
-from wbcreview.review import permissions
-from wbcreview.review.store import Reviewer, Store, can
 from wbcreview.ui import session as session_ui
-from wbcreview.ui.auth import acting_reviewer
+from wbcreview.workspace import Reviewer, Workspace, can
 
 MIME = {"csv": "text/csv", "parquet": "application/octet-stream", "json": "application/json"}
 # How the table names the columns: "original" is only ever the challenge file's label.
@@ -40,23 +35,19 @@ def exports_dir() -> Path:
 
 
 @st.cache_data(ttl=30, max_entries=8, show_spinner="Collecting the final decisions...")
-def _final(
-    _cat: Catalog, _store: Store, url: str, fingerprint: str, include_agreed: bool, who: tuple
-):
+def _final(_ws: Workspace, url: str, fingerprint: str, include_agreed: bool, who: tuple):
     del url, fingerprint  # cache key
-    return decisions.final_decisions(
-        _cat.cursor(), _store, include_agreed=include_agreed, viewer=Reviewer(*who)
-    )
+    return _ws.for_user(Reviewer(*who)).final_decisions(include_agreed=include_agreed)
 
 
-def export_section(cat: Catalog, store: Store) -> None:
+def export_section(ws: Workspace) -> None:
     """The final decisions as a table, downloads in every format, and save-to-folder.
 
     What is shown follows the one viewer check (review/permissions.py): an annotator sees
     the final label of the expert's decisions only, never tallies, votes or notes."""
     st.subheader("Export the final decisions")
     viewer = session_ui.page_viewer()
-    if store.sees_others(viewer):
+    if ws.for_user(viewer).sees_others():
         include = st.toggle(
             "Also agreed consensus not yet adjudicated",
             key="cx_agreed",
@@ -68,7 +59,7 @@ def export_section(cat: Catalog, store: Store) -> None:
             "Blind review: you see the final label of each cell the expert has decided, "
             "without votes, tallies or notes."
         )
-    frame = _final(cat, store, store.url, cat.fingerprint, include, session_ui.who_key(viewer))
+    frame = _final(ws, ws.store_url, ws.fingerprint, include, session_ui.who_key(viewer))
     st.markdown(f"**{decisions.summary_line(frame)}** · {len(frame):,} cells decided")
     if frame.empty:
         st.info("No final decision yet: adjudicate cells on the Adjudication page first.")
@@ -95,9 +86,7 @@ def export_section(cat: Catalog, store: Store) -> None:
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     split = left.selectbox("Split", SPLITS, key="cx_split")
     try:
-        challenge = decisions.challenge_bytes(
-            cat.cursor(), frame, split, report=ui.health_report(cat)
-        )
+        challenge = ws.challenge_bytes(frame, split, report=ui.health_report(ws))
         right.download_button(
             f"Download {split}.csv",
             data=challenge,
@@ -116,17 +105,12 @@ def export_section(cat: Catalog, store: Store) -> None:
         name = left.text_input("File name", value="decisions.csv", key="cx_name")
         fmt = mid.selectbox("Format", decisions.FORMATS, key="cx_fmt")
         force = right.checkbox("Replace if it exists", key="cx_force")
-        if st.form_submit_button("Save") and _still_allowed("save_export"):
+        if st.form_submit_button("Save") and session_ui.still_allowed("save_export"):
             try:
                 folder = exports_dir()
                 folder.mkdir(parents=True, exist_ok=True)
                 path = fsutil.safe_child(folder, name)
-                fsutil.check_output_file(
-                    path,
-                    force=force,
-                    protected=[cat.root, config.data_dir() / "catalog"]
-                    + fsutil.sqlite_files(store.url),
-                )
+                fsutil.check_output_file(path, force=force, protected=ws.protected_paths())
                 fsutil.write_file(path, decisions.export_bytes(frame, fmt))
                 st.success(f"Saved {path}")
             except (WbcreviewError, OSError) as exc:
@@ -135,16 +119,6 @@ def export_section(cat: Catalog, store: Store) -> None:
         "Apply the decisions to a curated copy of the shards with "
         "`python -m wbcreview apply --out DIR` (or `--decisions FILE` with a downloaded file)."
     )
-
-
-def _still_allowed(action: str) -> bool:
-    """Re-read the role as the button is pressed (a demotion applies at once)."""
-    who = acting_reviewer(session_ui.current_reviewer())
-    if who is None or not can(who, action):
-        needs = " or ".join(permissions.allowed_roles(action))
-        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
-        return False
-    return True
 
 
 def _safe_name(name: str) -> str:
@@ -157,7 +131,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def import_section(cat: Catalog, store: Store) -> None:
+def import_section(ws: Workspace) -> None:
     """Votes of a team that worked offline, and the original challenge label files."""
     reviewer = session_ui.current_reviewer()
     st.subheader("Import votes made offline")
@@ -175,16 +149,14 @@ def import_section(cat: Catalog, store: Store) -> None:
             if (
                 st.form_submit_button("Import votes")
                 and upload is not None
-                and _still_allowed("import_votes")
+                and session_ui.still_allowed("import_votes")
             ):
                 name = Path(upload.name).name
                 with tempfile.TemporaryDirectory() as tmp:
                     path = Path(tmp) / "upload.csv"
                     path.write_bytes(upload.getvalue())
                     try:
-                        report = imports.import_vote_file(
-                            path, team, store, cat.cursor(), name=name
-                        )
+                        report = ws.import_votes(path, team, name=name)
                         st.cache_data.clear()
                         st.success(str(report))
                     except (WbcreviewError, OSError) as exc:
@@ -204,7 +176,7 @@ def import_section(cat: Catalog, store: Store) -> None:
         if (
             st.form_submit_button("Import label files")
             and uploads
-            and _still_allowed("import_labels")
+            and session_ui.still_allowed("import_labels")
         ):
             with tempfile.TemporaryDirectory() as tmp:
                 paths, names = [], []
@@ -214,7 +186,7 @@ def import_section(cat: Catalog, store: Store) -> None:
                     paths.append(path)
                     names.append(Path(upload.name).name)
                 try:
-                    for s in catalog_mod.import_label_files(cat.root, paths, names=names):
+                    for s in ws.import_labels(paths, names=names):
                         st.success(
                             f"{s['file']}: {s['rows']:,} rows, {s['known']:,} cells of this copy, "
                             f"{s['differing']:,} labels differ from the current ones"

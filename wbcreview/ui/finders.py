@@ -10,14 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from wbcreview import ui
-from wbcreview.data.catalog import Catalog
 from wbcreview.errors import WbcreviewError
-from wbcreview.review.store import Reviewer, Store, can
-from wbcreview.triage import duplicates, quality, signatures
+from wbcreview.triage import duplicates, quality
 from wbcreview.ui import lookalikes
+from wbcreview.ui import session as session_ui
 from wbcreview.ui.text import md as _md
+from wbcreview.workspace import Workspace, can
 
-REVIEW_PAGE = "pages/5_Review.py"
 GROUPS_SHOWN = 30
 TABLE_ROWS = 1000
 
@@ -26,20 +25,20 @@ TABLE_ROWS = 1000
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _pairs(_cat: Catalog, key: str, similarity: float) -> pd.DataFrame:
+def _pairs(_ws: Workspace, key: str, similarity: float) -> pd.DataFrame:
     del key
-    return duplicates.duplicates(_cat, ui.reader(), min_similarity=similarity)
+    return _ws.duplicates(ui.reader(), min_similarity=similarity)
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner=False)
-def _quality(_cat: Catalog, key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _quality(_ws: Workspace, key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     del key
-    return quality.unusable(_cat, ui.reader())
+    return _ws.unusable(ui.reader())
 
 
-def _scan_button(cat: Catalog, key: str) -> bool:
+def _scan_button(ws: Workspace, key: str) -> bool:
     """Offer the scan of the copy when it is not cached; True once the signatures exist."""
-    if signatures.is_cached(cat):
+    if ws.scanned():
         return True
     st.info(
         "The images of this copy have not been scanned yet. The scan decodes every pristine "
@@ -50,7 +49,7 @@ def _scan_button(cat: Catalog, key: str) -> bool:
         return False
     bar, progress = lookalikes.progress_bar("Starting...")
     try:
-        signatures.cached(cat, ui.reader(), progress)
+        ws.scan(ui.reader(), progress)
     except WbcreviewError as exc:
         bar.empty()
         st.error(f"The scan failed: {_md(exc)}")
@@ -59,8 +58,9 @@ def _scan_button(cat: Catalog, key: str) -> bool:
     return True
 
 
-def _can_queue(store: Store | None, reviewer: Reviewer | None) -> bool:
-    if store is None:
+def _can_queue(ws: Workspace) -> bool:
+    reviewer = ws.user
+    if not ws.has_store:
         st.info("The review store is not available (see the message above).")
         return False
     if reviewer is None or not can(reviewer, "manage_queues"):
@@ -73,25 +73,15 @@ def _can_queue(store: Store | None, reviewer: Reviewer | None) -> bool:
 
 
 def _queued(kind: str) -> None:
-    last = st.session_state.get(f"fd_last_queue_{kind}")
-    if not last:
-        return
-    queue_id, title = last
-    st.success(f"Queue `{title.replace('`', '')}` created (id {queue_id}).")
-    st.page_link(
-        REVIEW_PAGE,
-        label="Review it now",
-        icon=":material/rate_review:",
-        query_params={"queue": str(queue_id)},
-    )
+    session_ui.queue_made(f"fd_last_queue_{kind}")
 
 
 # --- the Duplicates page ---------------------------------------------------------------------
 
 
-def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -> None:
+def duplicates_page(ws: Workspace) -> None:
     """Duplicate groups with their pairs side by side, leakage first; one click to queue."""
-    if not _scan_button(cat, "fd_scan_dup"):
+    if not _scan_button(ws, "fd_scan_dup"):
         return
     with st.expander("Settings", expanded=False):
         similarity = st.slider(
@@ -105,7 +95,7 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
             "from this correlation of their high-pass 40 x 40 thumbnails on.",
         )
     with st.spinner("Finding duplicates..."):
-        pairs = _pairs(cat, signatures.cache_path(cat).name, float(similarity))
+        pairs = _pairs(ws, ws.scan_key(), float(similarity))
     counts = duplicates.summary(pairs)
     cols = st.columns(5)
     cols[0].metric("Duplicate pairs", f"{counts['pairs']:,}")
@@ -136,7 +126,7 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
     )
     shown = pairs if only == "all" else pairs[pairs["crosses"].str.contains(only)]
     groups = list(dict.fromkeys(shown["group"]))
-    allowed = _can_queue(store, reviewer)
+    allowed = _can_queue(ws)
     _queued("dup")
     if (
         allowed
@@ -147,9 +137,9 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
             icon=":material/playlist_add:",
         )
     ):
-        _make_dup_queue(store, reviewer, pairs, groups)
+        _make_dup_queue(ws, pairs, groups)
     for g in groups[:GROUPS_SHOWN]:
-        _group(cat, store, reviewer, pairs, g, allowed)
+        _group(ws, pairs, g, allowed)
     if len(groups) > GROUPS_SHOWN:
         st.caption(f"The first {GROUPS_SHOWN} of {len(groups):,} groups; all are in the table.")
     st.subheader("Every pair")
@@ -163,18 +153,17 @@ def duplicates_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None
     )
 
 
-def _make_dup_queue(store, reviewer, pairs, groups) -> None:
+def _make_dup_queue(ws: Workspace, pairs, groups) -> None:
     try:
-        queue_id = duplicates.make_queue(store, reviewer, pairs, groups)
+        made = ws.queue_of_duplicates(pairs, groups)
     except WbcreviewError as exc:
         st.error(f"The queue was not made: {_md(exc)}")
         return
-    title = duplicates.default_queue_name(pairs, [int(g) for g in groups])
-    st.session_state["fd_last_queue_dup"] = (queue_id, title)
+    st.session_state["fd_last_queue_dup"] = (made.id, made.title)
     st.rerun()
 
 
-def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool) -> None:
+def _group(ws: Workspace, pairs: pd.DataFrame, group: int, allowed: bool) -> None:
     rows = pairs[pairs["group"] == group]
     what = sorted({w for c in rows["crosses"] for w in c.split(",") if w})
     cells = duplicates.group_cells(pairs, group)
@@ -190,7 +179,7 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
         if allowed and button.button(
             "Queue for review", key=f"fd_queue_{group}", icon=":material/playlist_add:"
         ):
-            _make_dup_queue(store, reviewer, pairs, [group])
+            _make_dup_queue(ws, pairs, [group])
         notes = {}
         for c in cells:
             split = (
@@ -198,7 +187,7 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
                 + rows.loc[rows["cell_b"] == c, "split_b"].tolist()
             )
             notes[c] = (split[0] if split else "") + (" · remove?" if c in remove else " · keep")
-        st.html(lookalikes.cell_tiles(cat, cells, notes))
+        st.html(lookalikes.cell_tiles(ws, cells, notes))
         first = rows.iloc[0]
         st.caption(
             f"First pair: {first['kind']}, fine-thumbnail correlation "
@@ -210,12 +199,12 @@ def _group(cat, store, reviewer, pairs: pd.DataFrame, group: int, allowed: bool)
 # --- the Image quality page ------------------------------------------------------------------
 
 
-def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -> None:
+def quality_page(ws: Workspace) -> None:
     """The checks with their counts and thresholds, the ranked flagged images, a queue."""
-    if not _scan_button(cat, "fd_scan_q"):
+    if not _scan_button(ws, "fd_scan_q"):
         return
     with st.spinner("Scoring the images..."):
-        table, found = _quality(cat, signatures.cache_path(cat).name)
+        table, found = _quality(ws, ws.scan_key())
     counts = found["check"].value_counts() if len(found) else pd.Series(dtype=int)
     st.dataframe(
         pd.DataFrame(
@@ -247,7 +236,7 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
     top = cells.head(48)
     notes = {c: f"{w} ×{s:.1f}" for c, w, s in zip(top["cell_id"], top["worst"], top["severity"],
                                                      strict=True)}  # fmt: skip
-    st.html(lookalikes.cell_tiles(cat, list(top["cell_id"]), notes))
+    st.html(lookalikes.cell_tiles(ws, list(top["cell_id"]), notes))
     st.dataframe(shown.head(TABLE_ROWS), hide_index=True, width="stretch", height=300)
     st.download_button(
         "Download the flags (CSV)",
@@ -258,7 +247,7 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
     )
     st.subheader("Review queue")
     _queued("q")
-    if not _can_queue(store, reviewer):
+    if not _can_queue(ws):
         return
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     k = left.number_input("Worst k images", 1, len(cells), min(50, len(cells)), key="fd_q_topk")
@@ -269,11 +258,11 @@ def quality_page(cat: Catalog, store: Store | None, reviewer: Reviewer | None) -
     if st.button(f"Make a review queue of the worst {int(k):,}", key="fd_q_make", type="primary",
                  icon=":material/playlist_add:"):  # fmt: skip
         try:
-            queue_id = quality.make_queue(store, reviewer, shown, int(k))
+            made = ws.queue_of_unusable(shown, int(k))
         except WbcreviewError as exc:
             st.error(f"The queue was not made: {_md(exc)}")
             return
-        st.session_state["fd_last_queue_q"] = (queue_id, quality.default_queue_name(shown, int(k)))
+        st.session_state["fd_last_queue_q"] = (made.id, made.title)
         st.rerun()
 
 

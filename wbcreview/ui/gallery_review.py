@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from wbcreview.data.catalog import Catalog
-from wbcreview.review.store import Reviewer, Store
 from wbcreview.ui import review as review_ui
 from wbcreview.ui import review_loop
-from wbcreview.ui.session import after_write, cached_cells, demo_banner, show_notice
+from wbcreview.ui.navigation import page_file
+from wbcreview.ui.session import after_write, cells_of, demo_banner, show_notice
+from wbcreview.workspace import Workspace
 
 
-def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
+def gallery_page(ws: Workspace) -> None:
     """Choose a queue, then review it a page of galleries at a time with the keyboard."""
-    demo_banner(store)
+    reviewer = ws.user
+    demo_banner(ws)
     show_notice()
-    queues = store.list_queues()
+    queues = ws.queues()
     picker, link = st.columns([2, 3], vertical_alignment="bottom", gap="large")
     with picker:
         queue_id = review_ui.queue_picker(queues)
@@ -37,23 +38,21 @@ def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
     if queue_id is None:
         return
     link.page_link(
-        "pages/5_Review.py",
+        page_file("Review"),
         label="Single-cell mode: one cell at a time, full size",
         icon=":material/image:",
         query_params={"queue": str(queue_id)},
     )
-    queue = store.queue(queue_id)
-    cells = store.queue_cells(queue.id, reviewer)
+    queue = ws.queue(queue_id)
+    cells = ws.queue_cells(queue)
     if not cells:
         st.info("This queue has no cells.")
         return
-    frame = cached_cells(cat.cursor(), cat.fingerprint)
-    _loop(cat, store, reviewer, queue, cells, review_loop.catalog_labels(cat, frame))
+    frame = cells_of(ws)
+    _loop(ws, queue, cells, review_loop.catalog_labels(ws, frame))
 
 
 @st.fragment
-def _loop(cat, store, reviewer, queue, cells, labels) -> None:
+def _loop(ws, queue, cells, labels) -> None:
     """The gallery loop; an action reruns only this fragment."""
-    review_loop.show(
-        cat, store, reviewer, queue, cells, labels, review_loop.GALLERY, after_write=after_write
-    )
+    review_loop.show(ws, queue, cells, labels, review_loop.GALLERY, after_write=after_write)

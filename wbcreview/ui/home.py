@@ -11,12 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from wbcreview import ui
-from wbcreview.data import catalog as catalog_mod
-from wbcreview.data import health, source
+from wbcreview.data import health
+from wbcreview.workspace import Workspace
 
 
-def home_page(src: source.DataSource, cat: catalog_mod.Catalog) -> None:
-    """Draw the home page's body for the data source `src` and its catalog `cat`."""
+def home_page(ws: Workspace) -> None:
+    """Draw the home page's body for the workspace's copy."""
+    src, cat = ws.source, ws
     st.caption("Label review for the WBCBench 2026 white-blood-cell dataset")
     st.markdown(f"**Data source:** `{src.root}` (from {src.origin})")
     if src.is_demo:
@@ -30,7 +31,7 @@ def home_page(src: source.DataSource, cat: catalog_mod.Catalog) -> None:
         _charts(counts, patients)
 
 
-def _health(cat: catalog_mod.Catalog) -> None:
+def _health(cat: Workspace) -> None:
     decode = st.session_state.get("decode_images", False)
     report = ui.health_report(cat, decode_images=decode)
     if report.ok:
@@ -54,18 +55,16 @@ def _health(cat: catalog_mod.Catalog) -> None:
         )
 
 
-def summary(cat: catalog_mod.Catalog) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summary(cat: Workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows per config/split/label/severity and rows and patients per config/split, cached
     until the copy changes (its catalog fingerprint)."""
     return _summary(cat, str(cat.root), cat.fingerprint)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _summary(
-    _cat: catalog_mod.Catalog, root: str, fingerprint: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _summary(_cat: Workspace, root: str, fingerprint: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     del root, fingerprint  # cache key only
-    return health.summary(_cat)
+    return _cat.summary()
 
 
 def _charts(counts: pd.DataFrame, patients: pd.DataFrame) -> None:

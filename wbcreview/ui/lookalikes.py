@@ -2,7 +2,7 @@
 that the finder pages share.
 
 Kept apart from `wbcreview.ui.finders` so the Cell and Adjudication screens do not import
-the duplicate and quality finders (scipy.ndimage and the scan code) to show a few tiles.
+the duplicate and quality finders to show a few tiles.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import streamlit as st
 
 from wbcreview import ui
 from wbcreview.data import images, query
-from wbcreview.data.catalog import Catalog
 from wbcreview.errors import WbcreviewError
 from wbcreview.triage import similar
 from wbcreview.ui.text import md as _md
 from wbcreview.views import browse as gallery
+from wbcreview.workspace import Workspace
 
 TILE_PX = 112
 
@@ -27,7 +27,7 @@ def progress_bar(text: str):
     return bar, lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m)
 
 
-def pristine_rows(cat: Catalog, cell_ids: list[str]) -> pd.DataFrame:
+def pristine_rows(cat: Workspace, cell_ids: list[str]) -> pd.DataFrame:
     """Catalog rows of the cells' pristine images (or their orphan degraded rows), in order."""
     if not cell_ids:
         return pd.DataFrame()
@@ -43,7 +43,9 @@ def pristine_rows(cat: Catalog, cell_ids: list[str]) -> pd.DataFrame:
     return frame.set_index("cell_id", drop=False).reindex(cell_ids).dropna(subset=["config"])
 
 
-def cell_tiles(cat: Catalog, cell_ids: list[str], notes: dict[str, str] | None = None, px=TILE_PX):
+def cell_tiles(
+    cat: Workspace, cell_ids: list[str], notes: dict[str, str] | None = None, px=TILE_PX
+):
     """One grid of the cells' pristine thumbnails with their notes; "" when none is in the copy."""
     rows = pristine_rows(cat, cell_ids).reset_index(drop=True)
     if rows.empty:
@@ -58,10 +60,10 @@ def cell_tiles(cat: Catalog, cell_ids: list[str], notes: dict[str, str] | None =
     return gallery.grid_html(gallery.tiles_from_rows(rows, uris, notes=keyed), img_px=px)
 
 
-def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
+def lookalikes(ws: Workspace, cell_id: str, k: int = similar.DEFAULT_K) -> None:
     """ "More like this": the nearest cells of the cell's own class and of other classes."""
     with st.expander("More like this: nearest cells of the same and of other classes"):
-        if not similar.is_ready(cat):
+        if not ws.lookalikes_ready():
             st.caption(
                 "The look-alike index needs the baseline's image features of this copy "
                 "(computed once, as the Triage page's baseline does)."
@@ -70,14 +72,14 @@ def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
                 return
             bar, progress = progress_bar("Computing image features...")
             try:
-                similar.index(cat, reader=ui.reader(), progress=progress)
+                ws.index_lookalikes(reader=ui.reader(), progress=progress)
             except WbcreviewError as exc:
                 bar.empty()
                 st.error(f"No look-alikes: {_md(exc)}")
                 return
             bar.empty()
         try:
-            near = similar.lookalikes(cat, str(cell_id), k=k)
+            near = ws.lookalikes(str(cell_id), k=k)
         except WbcreviewError as exc:
             st.caption(f"No look-alikes: {_md(exc)}")
             return
@@ -86,7 +88,7 @@ def lookalikes(cat: Catalog, cell_id: str, k: int = similar.DEFAULT_K) -> None:
             notes = {c: f"#{r} · d {d:.2f}" for c, r, d in zip(part["cell_id"], part["rank"],
                                                                  part["distance"], strict=True)}  # fmt: skip
             st.markdown(f"**{title}**")
-            st.html(cell_tiles(cat, list(part["cell_id"]), notes, px=96) or "<i>none</i>")
+            st.html(cell_tiles(ws, list(part["cell_id"]), notes, px=96) or "<i>none</i>")
         st.caption(
             "Nearest by the baseline's colour and texture features (LDA projection); #n is "
             "the rank among all cells, d the distance."

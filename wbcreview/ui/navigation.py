@@ -125,3 +125,16 @@ def run() -> None:
         for section, pages in PAGES
     }
     st.navigation(sections, expanded=True).run()
+
+
+def page_file(url_path: str) -> str:
+    """The page file whose URL path is `url_path` ("Review", "Cell"; "" is Home), for
+    `st.page_link` and `st.switch_page`: PAGES is the one place page files are written.
+
+    Raises KeyError for a path no page has, so a mistyped link fails where it is written.
+    """
+    for _section, pages in PAGES:
+        for path, _title, url in pages:
+            if url == url_path:
+                return path
+    raise KeyError(f"no page has the URL path {url_path!r}")

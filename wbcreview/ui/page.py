@@ -47,18 +47,16 @@ def page(
         st.title(heading or title)
     if src is None or not ui.ensure_demo(src):
         st.stop()
-    cat = ui.catalog(src)
-    if cat is None:
+    base = ui.workspace(src)
+    if base is None:
         st.stop()
     user = None
-    decisions = None
     if reviewer if reviewer is not None else bool(store):
         user = session.identity_sidebar()
-    if store:
-        decisions = session.open_store(src, cat)
-        if decisions is None and store != "optional":
-            st.stop()
-    ws = Workspace.attach(src, catalog=cat, store=decisions, user=user)
+    ws = session.open_store(base, user) if store else None
+    if ws is None and store and store != "optional":
+        st.stop()
+    ws = ws or base.with_store(None, user)  # no store: its use cases raise StoreError
     try:
         yield ws
     except WbcreviewError as exc:

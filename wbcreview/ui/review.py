@@ -13,39 +13,34 @@ import pandas as pd
 import streamlit as st
 
 from wbcreview.data import query
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES
 from wbcreview.review import workflow as review
-from wbcreview.review.store import (
-    Reviewer,
-    Store,
-    StoreError,
-    can,
-)
 from wbcreview.ui import review_loop
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.session import (
     after_write,
     as_code,
     as_md,
-    cached_cells,
+    cells_of,
     demo_banner,
     post_notice,
     show_notice,
 )
 from wbcreview.ui.widgets import examples_grid
 from wbcreview.views.browse import BrowseState
+from wbcreview.workspace import StoreError, Workspace, can
 
 _QUEUE = "wbc_queue"  # the queue chosen on either review screen, kept for the session
 
 # --- the review page -------------------------------------------------------------------------
 
 
-def review_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
-    """Choose or create a queue, then review its cells one at a time."""
-    cur = cat.cursor()
-    demo_banner(store)
+def review_page(ws: Workspace) -> None:
+    """Choose or create a queue, then review its cells one at a time (as `ws.user`)."""
+    reviewer = ws.user
+    demo_banner(ws)
     show_notice()
-    queues = store.list_queues()
+    queues = ws.queues()
     wanted = BrowseState.from_params(st.query_params.to_dict()).filter
     from_browse = bool(wanted.to_params())
     picker, status = st.columns([2, 3], vertical_alignment="bottom", gap="large")
@@ -53,14 +48,14 @@ def review_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
         queue_id = queue_picker(queues)
         if queue_id is not None:
             st.page_link(
-                "pages/11_Gallery_review.py",
+                page_file("Gallery_review"),
                 label="Gallery mode: many cells at once, by class",
                 icon=":material/grid_view:",
                 query_params={"queue": str(queue_id)},
             )
     if reviewer is not None and can(reviewer, "manage_queues"):
-        _new_queue(cur, store, reviewer, wanted, expanded=from_browse or queues.empty)
-        _calibration_admin(cat, store, reviewer)
+        _new_queue(ws, wanted, expanded=from_browse or queues.empty)
+        _calibration_admin(ws)
     elif from_browse:
         st.info(
             f"To review the Browse selection ({as_md(review.describe_filter(wanted))}), an admin "
@@ -75,7 +70,7 @@ def review_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
         return
     if queue_id is None:
         return
-    _review_queue(cat, cur, store, reviewer, store.queue(queue_id), status)
+    _review_queue(ws, ws.queue(queue_id), status)
 
 
 def queue_picker(queues: pd.DataFrame) -> int | None:
@@ -116,12 +111,10 @@ def queue_picker(queues: pd.DataFrame) -> int | None:
     )
 
 
-def _calibration_admin(cat: Catalog, store: Store, admin: Reviewer) -> None:
+def _calibration_admin(ws: Workspace) -> None:
     """Admins turn the expert's decisions into calibration cells (cells with a known answer)."""
-    calibration = store.calibration_frame(admin)
-    adjudications = store.current_adjudications(admin)
-    labels = review.labels_of(cached_cells(cat.cursor(), cat.fingerprint))
-    todo = review.calibration_candidates(adjudications, calibration, labels)
+    calibration = ws.calibration()
+    todo = ws.calibration_candidates(cells_of(ws))
     with st.expander(
         f"Calibration cells ({len(calibration):,})", icon=":material/fact_check:", expanded=False
     ):
@@ -134,14 +127,7 @@ def _calibration_admin(cat: Catalog, store: Store, admin: Reviewer) -> None:
             disabled=not todo,
         ):
             try:
-                for row in todo:
-                    store.add_calibration(
-                        admin,
-                        row["cell_id"],
-                        row["action"],
-                        label=row["label"],
-                        reason=row["reason"],
-                    )
+                ws.add_calibration(todo)
             except StoreError as exc:
                 st.error(f"Not all were added: {as_md(exc)}")
                 return
@@ -150,7 +136,7 @@ def _calibration_admin(cat: Catalog, store: Store, admin: Reviewer) -> None:
             st.rerun()
 
 
-def _new_queue(cur, store: Store, admin: Reviewer, wanted: query.Filter, expanded: bool) -> None:
+def _new_queue(ws: Workspace, wanted: query.Filter, expanded: bool) -> None:
     kinds = {
         "filter": "The Browse filter",
         "import": "A list of image ids (CSV)",
@@ -190,7 +176,6 @@ def _new_queue(cur, store: Store, admin: Reviewer, wanted: query.Filter, expande
                 data, file_name = upload.getvalue(), upload.name
             elif pasted.strip():
                 data, file_name = pasted, "pasted list"
-            detail = file_name or ""
         left, right = st.columns([3, 2])
         name = left.text_input("Queue name", key="rq_name", placeholder="named after its source")
         hide = right.checkbox(
@@ -218,44 +203,27 @@ def _new_queue(cur, store: Store, admin: Reviewer, wanted: query.Filter, expande
         )
         if not st.button("Create queue", key="rq_create", type="primary"):
             return
+        options = {"hide_label": hide, "seeded_order": seeded, "calibration_share": share}
         try:
             if kind == "filter":
-                if not wanted.to_params():
-                    raise review.ReviewError("no Browse filter: choose another source")
-                cells = review.cells_for_filter(cur, wanted)
-                definition = review.queue_definition(
-                    kind, f=wanted, hide_label=hide, seeded_order=seeded, calibration_share=share
-                )
+                made = ws.queue_from_filter(wanted, name, **options)
             elif kind == "import":
                 if data is None:
                     raise review.ReviewError("upload a CSV or paste image ids first")
-                result = review.cells_from_ids(cur, data, file_name or "the list")
-                cells = result.cell_ids
-                definition = review.queue_definition(
-                    kind,
-                    file=file_name,
-                    hide_label=hide,
-                    seeded_order=seeded,
-                    calibration_share=share,
-                )
+                made = ws.queue_from_ids(data, file_name or "the list", name, **options)
             else:
-                cells = review.cells_differing(cur)
-                definition = review.queue_definition(
-                    kind, hide_label=hide, seeded_order=seeded, calibration_share=share
-                )
-            title = name.strip() or review.default_queue_name(kind, detail, len(cells))
-            queue_id = store.create_queue(admin, title, kind, cells, definition=definition)
+                made = ws.queue_of_differing(name, **options)
         except (review.ReviewError, StoreError) as exc:
             st.error(f"The queue was not created: {as_md(exc)}")
             return
         after_write()
-        post_notice("success", f"Queue {as_code(title)} created with {len(cells):,} cells.")
-        st.query_params.from_dict({"queue": str(queue_id)})
+        post_notice("success", f"Queue {as_code(made.title)} created with {made.cells:,} cells.")
+        st.query_params.from_dict({"queue": str(made.id)})
         st.rerun()
 
 
-def _review_queue(cat: Catalog, cur, store: Store, reviewer: Reviewer, queue, status) -> None:
-    cells = store.queue_cells(queue.id, reviewer)
+def _review_queue(ws: Workspace, queue, status) -> None:
+    cells = ws.queue_cells(queue)
     if not cells:
         st.info("This queue has no cells.")
         return
@@ -265,23 +233,24 @@ def _review_queue(cat: Catalog, cur, store: Store, reviewer: Reviewer, queue, st
         "a lost connection keeps every decision not yet saved and sends it again"
         + (" · blind first read: the label shows after your vote" if hidden else "")
     )
-    frame = cached_cells(cur, cat.fingerprint)
-    labels = review_loop.catalog_labels(cat, frame)
-    original = review_loop.original_labels(cat, frame)
-    _loop(cat, store, reviewer, queue, cells, labels, original)
-    _atlas_expander(cat, cur)
+    frame = cells_of(ws)
+    labels = review_loop.catalog_labels(ws, frame)
+    original = review_loop.original_labels(ws, frame)
+    _loop(ws, queue, cells, labels, original)
+    _atlas_expander(ws)
 
 
 @st.fragment
-def _loop(cat, store, reviewer, queue, cells, labels, original) -> None:
+def _loop(ws, queue, cells, labels, original) -> None:
     """The review loop; a decision reruns only this fragment."""
     review_loop.show(
-        cat, store, reviewer, queue, cells, labels, review_loop.SINGLE,
+        ws, queue, cells, labels, review_loop.SINGLE,
         original=original, after_write=after_write,
     )  # fmt: skip
 
 
-def _atlas_expander(cat: Catalog, cur) -> None:
+def _atlas_expander(ws: Workspace) -> None:
+    cur = ws.cursor()
     with st.expander("Class atlas examples", icon=":material/menu_book:"):
         options = list(review.CLASS_ORDER)
         left, right = st.columns(2)
@@ -296,6 +265,6 @@ def _atlas_expander(cat: Catalog, cur) -> None:
             format_func=lambda c: f"{c} · {CELL_TYPES[c]}",
         )
         with left:
-            examples_grid(cat, cur, first, "", n=6)
+            examples_grid(ws, cur, first, "", n=6)
         with right:
-            examples_grid(cat, cur, second, "", n=6)
+            examples_grid(ws, cur, second, "", n=6)

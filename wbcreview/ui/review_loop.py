@@ -20,14 +20,13 @@ from urllib.parse import quote
 import streamlit as st
 
 from wbcreview.data import images, query
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES
 from wbcreview.review import events as loop_events
 from wbcreview.review import gallery as gr
 from wbcreview.review import workflow as review
-from wbcreview.review.store import REMOVE_REASONS, Queue, Reviewer, Store, StoreUnavailable
 from wbcreview.ui import browse
 from wbcreview.views import browse as views
+from wbcreview.workspace import REMOVE_REASONS, Queue, StoreUnavailable, Workspace
 
 _HERE = Path(__file__).parent / "components" / "review_loop"
 _component = st.components.v2.component(
@@ -69,12 +68,12 @@ def _label_maps(fingerprint: str, _frame) -> tuple[dict[str, str], dict[str, str
     return labels, original
 
 
-def catalog_labels(cat: Catalog, frame) -> dict[str, str]:
+def catalog_labels(cat: Workspace, frame) -> dict[str, str]:
     """cell -> current label, one dict per catalog shared by every session (never copied)."""
     return _label_maps(cat.fingerprint, frame)[0]
 
 
-def original_labels(cat: Catalog, frame) -> dict[str, str]:
+def original_labels(cat: Workspace, frame) -> dict[str, str]:
     """cell -> original challenge label where known (shared like catalog_labels)."""
     return _label_maps(cat.fingerprint, frame)[1]
 
@@ -83,7 +82,7 @@ def original_labels(cat: Catalog, frame) -> dict[str, str]:
 
 
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
-def _thumbs(_cat: Catalog, fingerprint: str, cells: tuple[str, ...]) -> dict[str, str]:
+def _thumbs(_cat: Workspace, fingerprint: str, cells: tuple[str, ...]) -> dict[str, str]:
     """cell -> data URI of its pristine thumbnail (unreadable cells left out)."""
     del fingerprint
     if not cells:
@@ -96,7 +95,7 @@ def _thumbs(_cat: Catalog, fingerprint: str, cells: tuple[str, ...]) -> dict[str
 
 
 @st.cache_data(ttl=600, max_entries=256, show_spinner=False)
-def cell_figures(_cat: Catalog, fingerprint: str, cell: str) -> list[list[str]]:
+def cell_figures(_cat: Workspace, fingerprint: str, cell: str) -> list[list[str]]:
     """[[data URI, caption]] of a cell's degraded copies, then its pristine source."""
     del fingerprint
     rows = query.cell_rows(_cat.cursor(), cell)
@@ -112,7 +111,7 @@ def cell_figures(_cat: Catalog, fingerprint: str, cell: str) -> list[list[str]]:
     return degraded + [f for f in out if f[1].startswith("Pristine")]
 
 
-def _images(cat: Catalog, mode: Mode, cells: list[str]) -> dict[str, dict]:
+def _images(cat: Workspace, mode: Mode, cells: list[str]) -> dict[str, dict]:
     if not cells:
         return {}
     if mode is GALLERY:
@@ -140,10 +139,9 @@ def _receive(key: str, ctx: dict) -> None:
         return
     state = _state(key)
     events, problems = loop_events.parse_events(message.get("events"))
-    outcome = loop_events.apply_events(
-        ctx["store"], ctx["reviewer"], ctx["queue"].id, events, ctx["labels"], ctx["cells"],
-        done=state["done"].keys(),
-    )  # fmt: skip
+    outcome = ctx["ws"].apply_loop_events(
+        ctx["queue"].id, events, ctx["labels"], ctx["cells"], done=state["done"].keys()
+    )
     acked = {**problems, **outcome.acked}
     for event_id, problem in outcome.acked.items():
         state["done"][event_id] = problem
@@ -167,9 +165,7 @@ def _receive(key: str, ctx: dict) -> None:
 
 
 def show(
-    cat: Catalog,
-    store: Store,
-    reviewer: Reviewer,
+    ws: Workspace,
     queue: Queue,
     cells: list[str],
     labels: dict[str, str],
@@ -178,18 +174,19 @@ def show(
     original: dict[str, str] | None = None,
     after_write=None,
 ) -> None:
-    """Mount the review loop for `queue` (its `cells` in the reviewer's order).
+    """Mount the review loop for `queue` (its `cells` in the order of `ws.user`, who votes).
 
     `original` maps cells to their original challenge label (shown in single mode where it
     differs); `after_write` is called after events were stored (to drop cached reads).
     """
-    who = hashlib.sha1(f"{store.url}\n{reviewer.name}".encode()).hexdigest()[:16]
+    cat, reviewer = ws, ws.user
+    who = hashlib.sha1(f"{ws.store_url}\n{reviewer.name}".encode()).hexdigest()[:16]
     key = f"rl_{mode.name}_{who}_{queue.id}"
     state = _state(key)
     hidden = bool(queue.options.get("hide_label"))
     pages_total = gr.page_total(cells, mode.page_size)
     if state["page"] is None:
-        voted = set(_votes(state, store, reviewer, cells))
+        voted = set(_votes(state, ws, cells))
         first = next((i for i, c in enumerate(cells) if c not in voted), 0)
         state["page"] = first // mode.page_size
     page = min(max(int(state["page"]), 0), pages_total - 1)
@@ -197,7 +194,7 @@ def show(
     window = range(max(page - mode.behind, 0), min(page + mode.ahead, pages_total - 1) + 1)
     on_pages = {p: gr.page_cells(cells, p, mode.page_size) for p in window}
     in_window = [c for p in window for c in on_pages[p]]
-    votes = _votes(state, store, reviewer, in_window)
+    votes = _votes(state, ws, in_window)
     shown_label = {c: (labels.get(c) if (not hidden or c in votes) else None) for c in in_window}
     pages = {
         str(p): {
@@ -246,8 +243,7 @@ def show(
             c: original[c] for c in in_window if c in original and shown_label.get(c) is not None
         }
     ctx = {
-        "store": store, "reviewer": reviewer, "queue": queue, "labels": labels, "cells": cells,
-        "after_write": after_write,
+        "ws": ws, "queue": queue, "labels": labels, "cells": cells, "after_write": after_write,
     }  # fmt: skip
     _component(key=key, data=data, on_events_change=lambda: _receive(key, ctx), width="stretch")
 
@@ -259,12 +255,12 @@ def _keys() -> dict:
     }
 
 
-def _votes(state: dict, store: Store, reviewer: Reviewer, cells: list[str]) -> dict[str, list]:
+def _votes(state: dict, ws: Workspace, cells: list[str]) -> dict[str, list]:
     """The reviewer's votes on `cells`; while the database is down, the last ones read (the
     browser keeps every decision not yet saved and the screen says so: no traceback)."""
     known = state.setdefault("known_votes", {})
     try:
-        votes = loop_events.vote_states(store, reviewer, cells)
+        votes = ws.vote_states(cells)
     except StoreUnavailable as exc:
         state["unsaved"] = state.get("unsaved") or str(exc)
         return {c: known[c] for c in cells if c in known}

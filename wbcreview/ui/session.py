@@ -13,33 +13,27 @@ import streamlit as st
 
 from wbcreview import config
 from wbcreview.data import source
-from wbcreview.data.catalog import Catalog
 from wbcreview.demo import votes as demo_votes
-from wbcreview.review import aggregation
+from wbcreview.review import permissions
 from wbcreview.review import workflow as review
-from wbcreview.review.store import (
+from wbcreview.ui import text as ui_text
+from wbcreview.ui.navigation import page_file
+from wbcreview.workspace import (
     ROLES,
     InvalidVote,
     Reviewer,
-    Store,
     StoreError,
     StoreUnavailable,
+    Workspace,
     can,
-    default_url,
+    default_store_url,
 )
-from wbcreview.ui import text as ui_text
-from wbcreview.workspace import Workspace
+from wbcreview.workspace import open_store as open_decision_store
 
 ROLE_HELP = {
     "annotator": "votes on cells; sees others' votes on a cell only after voting on it",
     "adjudicator": "also sees every vote and makes the final decisions",
     "admin": "also creates queues",
-}
-PAGE_FILES = {
-    "review": "pages/5_Review.py",
-    "consensus": "pages/6_Consensus.py",
-    "adjudication": "pages/7_Adjudication.py",
-    "audit": "pages/8_Audit.py",
 }
 IMAGE_PX = 96
 _FORGET = "wbc_identity_forget"  # the name was cleared: the browser forgets it too
@@ -187,31 +181,32 @@ def store_url(src: source.DataSource | None) -> str:
     """The store this session uses: the Workspace's rule, with the sidebar's demo-store
     toggle (the demo store for the demo copy unless switched off)."""
     if src is None:
-        return default_url()
+        return default_store_url()
     demo_store = bool(st.session_state.get(_DEMO_SAVED, True))
     return Workspace(src, demo_store=demo_store).store_url
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _open_store(url: str, blind: str) -> Store:
-    del blind  # part of the key: the setting is read by Store.open
-    return Store.open(url)
+def _open_store(url: str, blind: str):
+    del blind  # part of the key: the setting is read when the store opens
+    return open_decision_store(url)
 
 
 @st.cache_resource(show_spinner="Seeding the demo store with simulated votes...", max_entries=4)
-def _seed_demo(url: str, _cat: Catalog, fingerprint: str) -> dict:
-    del fingerprint
-    cells = review.catalog_cells(_cat.cursor())
-    return demo_votes.seed_demo_votes(url, cells, seed=0)
+def _seed_demo(_ws: Workspace, url: str, fingerprint: str) -> dict:
+    del url, fingerprint
+    return _ws.seed_demo_votes(seed=0)
 
 
-def open_store(src: source.DataSource | None, cat: Catalog | None = None) -> Store | None:
-    """The session's decision store (one per URL and process), shown in the sidebar.
+def open_store(base: Workspace, user: Reviewer | None = None) -> Workspace | None:
+    """`base` with the session's decision store (one per URL and process) seen by `user`;
+    the store is shown in the sidebar.
 
     For the demo copy a toggle (on by default) picks the separate demo store, seeded with
-    simulated votes on first use (needs `cat`). None after an error, which is shown.
+    simulated votes on first use. None after an error, which is shown.
     """
-    if src is not None and src.is_demo:
+    src = base.source
+    if src.is_demo:
         ss = st.session_state
         ss[_DEMO_KEY] = ss.get(_DEMO_SAVED, True)
         st.sidebar.toggle(
@@ -223,9 +218,9 @@ def open_store(src: source.DataSource | None, cat: Catalog | None = None) -> Sto
         )
     url = store_url(src)
     try:
-        opened = _open_store(url, config.get("WBCREVIEW_BLIND"))
-        if url == demo_votes.demo_store_url() and cat is not None and not opened.is_demo:
-            _seed_demo(url, cat, cat.fingerprint)
+        ws = base.with_store(_open_store(url, config.get("WBCREVIEW_BLIND")), user)
+        if url == demo_votes.demo_store_url() and not ws.is_demo_store:
+            _seed_demo(ws, url, ws.fingerprint)
     except StoreUnavailable as exc:
         outage_banner(exc)
         return None
@@ -233,11 +228,11 @@ def open_store(src: source.DataSource | None, cat: Catalog | None = None) -> Sto
         st.error(f"Review store: {exc}")
         return None
     try:
-        demo = opened.is_demo
+        demo = ws.is_demo_store
     except StoreError:  # the database went away after opening: the page says so elsewhere
         demo = False
-    st.sidebar.caption(f"Review store: `{opened.url}`" + (" · **DEMO DATA**" if demo else ""))
-    return opened
+    st.sidebar.caption(f"Review store: `{ws.store_url}`" + (" · **DEMO DATA**" if demo else ""))
+    return ws
 
 
 def outage_banner(exc: BaseException) -> None:
@@ -249,10 +244,10 @@ def outage_banner(exc: BaseException) -> None:
     )
 
 
-def demo_banner(store: Store) -> None:
+def demo_banner(ws: Workspace) -> None:
     """Say loudly that the votes shown are simulated (on every review page)."""
     try:
-        demo = store.is_demo
+        demo = ws.is_demo_store
     except StoreError:
         return
     if demo:
@@ -269,13 +264,43 @@ def after_write() -> None:
     cached_consensus.clear()
 
 
-def post_notice(kind: str, text: str) -> None:
-    st.session_state[_NOTICE] = (kind, text)
+def still_allowed(action: str) -> Reviewer | None:
+    """The reviewer acting now if their role allows `action`, read again as the button is
+    pressed (a demotion applies at once); else None, after saying which role it needs."""
+    from wbcreview.ui.auth import acting_reviewer
+
+    who = acting_reviewer(current_reviewer())
+    if who is None or not can(who, action):
+        needs = " or ".join(permissions.allowed_roles(action))
+        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
+        return None
+    return who
 
 
-def show_notice() -> None:
+def queue_made(key: str) -> None:
+    """Say which queue was just made (session state `key` holds its (id, title)), with the
+    way to review it."""
+    last = st.session_state.get(key)
+    if not last:
+        return
+    queue_id, title = last
+    st.success(f"Queue {as_code(title)} created (id {queue_id}).")
+    st.page_link(
+        page_file("Review"),
+        label="Review it now",
+        icon=":material/rate_review:",
+        query_params={"queue": str(queue_id)},
+    )
+
+
+def post_notice(kind: str, text: str, key: str = _NOTICE) -> None:
+    """Leave a message for the next run to show once (`key`: one slot per screen)."""
+    st.session_state[key] = (kind, text)
+
+
+def show_notice(key: str = _NOTICE) -> None:
     """Show (once) the message a callback left."""
-    notice = st.session_state.pop(_NOTICE, None)
+    notice = st.session_state.pop(key, None)
     if notice:
         kind, text = notice
         getattr(st, kind)(text)
@@ -292,7 +317,7 @@ def cached_cells(_cur, fingerprint: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=30, max_entries=32, show_spinner="Computing consensus...")
 def cached_consensus(
-    _store: Store,
+    _ws: Workspace,
     url: str,
     who: tuple,
     fingerprint: str,
@@ -300,36 +325,33 @@ def cached_consensus(
     method: str | None = None,
     threshold: float | None = None,
 ):
-    """Current votes, adjudications and the consensus table under `method` and `threshold`
-    (None: the store's aggregation choice, see aggregation.choice)."""
+    """Current votes, adjudications and the consensus table seen by `who` under `method` and
+    `threshold` (None: the project's choice); see Workspace.consensus."""
     del url, fingerprint  # cache key
-    viewer = Reviewer(*who)
-    votes = _store.current_votes(viewer)
-    adjudications = _store.current_adjudications(viewer)
-    if method is None:
-        method, threshold = aggregation.choice(_store.aggregation_choice())
-    calibration = _store.calibration_frame() if can(viewer, "see_all_votes") else None
-    table = review.consensus_overview(
-        votes, adjudications, _cells_frame, quorum=threshold, method=method,
-        calibration=calibration,
-    )  # fmt: skip
-    return votes, adjudications, table
+    return _ws.for_user(Reviewer(*who)).consensus(_cells_frame, method, threshold)
 
 
-def review_statuses(cat: Catalog) -> dict[str, str]:
+def consensus_of(ws: Workspace, cells, method: str | None = None, threshold=None):
+    """`cached_consensus` for the workspace's user (the cache key is the store, the user and
+    the copy's state)."""
+    return cached_consensus(
+        ws, ws.store_url, who_key(ws.user), ws.fingerprint, cells, method, threshold
+    )
+
+
+def cells_of(ws: Workspace) -> pd.DataFrame:
+    """The copy's cells (label, original label, split, patient), cached per copy state."""
+    return cached_cells(ws.cursor(), ws.fingerprint)
+
+
+def review_statuses(ws: Workspace) -> dict[str, str]:
     """cell_id -> consensus status (pending, agreed, disputed, adjudicated) of every voted
     cell in the session's store; for the Browse filter. Empty when no store is reachable."""
     reviewer = current_reviewer()
-    try:
-        src = source.resolve(None)
-    except (source.SourceError, config.SettingError):
+    with_store = open_store(ws, reviewer)  # draws the store in the sidebar, as review pages do
+    if with_store is None or reviewer is None:
         return {}
-    store = open_store(src, cat)
-    if store is None or reviewer is None:
-        return {}
-    cells = cached_cells(cat.cursor(), cat.fingerprint)
-    who = (reviewer.name, reviewer.team, reviewer.role)
-    _votes, _adj, table = cached_consensus(store, store.url, who, cat.fingerprint, cells)
+    _votes, _adj, table = consensus_of(with_store, cells_of(ws))
     return dict(zip(table["cell_id"], table["status"], strict=True))
 
 

@@ -13,62 +13,52 @@ import streamlit as st
 
 from wbcreview import ui
 from wbcreview.curation import export as decisions
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CLASS_CODES
-from wbcreview.review import permissions
-from wbcreview.review.store import PermissionDenied, Reviewer, Store, StoreError, can
 from wbcreview.triage import baseline, features, predictions, scores
 from wbcreview.triage import ranking as triage
 from wbcreview.ui import browse
 from wbcreview.ui import session as session_ui
-from wbcreview.ui.auth import acting_reviewer
+from wbcreview.ui.navigation import page_file
 from wbcreview.ui.suspects import _ranking, _stamp, suspect_ranking  # noqa: F401 (pages)
 from wbcreview.views import browse as gallery
+from wbcreview.workspace import PermissionDenied, Reviewer, StoreError, Workspace, can
 
 TOP_TILES = 24
 TABLE_ROWS = 1000
 MAX_PROBLEMS_SHOWN = 1000
-REVIEW_PAGE = "pages/5_Review.py"
-_NOTICE = "tr_notice"
+_NOTICE = "tr_notice"  # the Triage page's own slot (see session.post_notice)
 
 
 def _notice(kind: str, text: str) -> None:
-    st.session_state[_NOTICE] = (kind, text)
+    session_ui.post_notice(kind, text, _NOTICE)
 
 
 def show_notice() -> None:
     """Show (once) the message a callback or a finished action left."""
-    notice = st.session_state.pop(_NOTICE, None)
-    if notice:
-        kind, text = notice
-        getattr(st, kind)(text)
+    session_ui.show_notice(_NOTICE)
 
 
 # --- cached reads ----------------------------------------------------------------------------
 
 
 @st.cache_data(ttl=600, max_entries=8, show_spinner="Scoring the prediction files...")
-def _scores(_cat: Catalog, fingerprint: str, names: tuple, stamp, decided: pd.DataFrame):
+def _scores(_ws: Workspace, fingerprint: str, names: tuple, stamp, decided: pd.DataFrame):
     del fingerprint, stamp
-    files = triage.load_all(_cat.root, list(names))
-    return scores.score_table(_cat.cursor(), files, decided)
+    return _ws.scores(list(names), decided)
 
 
 @st.cache_data(
     ttl=600, max_entries=8, show_spinner="Finding the decisions that moved the scores..."
 )
-def _movers(_cat: Catalog, fingerprint: str, name: str, stamp, decided: pd.DataFrame):
+def _movers(_ws: Workspace, fingerprint: str, name: str, stamp, decided: pd.DataFrame):
     del fingerprint, stamp
-    frame = predictions.load_predictions(_cat.root, name)
-    return scores.movers(_cat.cursor(), frame, decided)
+    return _ws.score_movers(name, decided)
 
 
 @st.cache_data(ttl=30, max_entries=8, show_spinner="Reading the final decisions...")
-def _decisions(
-    _store: Store, url: str, _cat: Catalog, fingerprint: str, who: tuple
-) -> pd.DataFrame:
+def _decisions(_ws: Workspace, url: str, fingerprint: str, who: tuple) -> pd.DataFrame:
     del url, fingerprint
-    return decisions.final_decisions(_cat.cursor(), _store, viewer=Reviewer(*who))
+    return _ws.for_user(Reviewer(*who)).final_decisions()
 
 
 def _clear() -> None:
@@ -80,12 +70,12 @@ def _clear() -> None:
 # --- prediction files ------------------------------------------------------------------------
 
 
-def prediction_files(cat: Catalog) -> list[predictions.PredictionInfo]:
+def prediction_files(ws: Workspace) -> list[predictions.PredictionInfo]:
     """List the stored prediction files; offer the import and the baseline. Returns them."""
     show_notice()
-    infos = predictions.list_predictions(cat.root)
+    infos = ws.prediction_files()
     st.subheader("Prediction files")
-    pairs = _pairs(cat.cursor(), cat.fingerprint)
+    pairs = _pairs(ws.cursor(), ws.fingerprint)
     if infos:
         st.dataframe(
             pd.DataFrame(
@@ -117,10 +107,10 @@ def prediction_files(cat: Catalog) -> list[predictions.PredictionInfo]:
     left, right = st.columns(2, gap="large")
     if may_run:
         with left, st.container(border=True):
-            _baseline_form(cat, has_baseline=any(i.name == baseline.BASELINE_NAME for i in infos))
+            _baseline_form(ws, has_baseline=any(i.name == baseline.BASELINE_NAME for i in infos))
     if may_import:
         with right, st.container(border=True):
-            _import_form(cat)
+            _import_form(ws)
     return infos
 
 
@@ -138,7 +128,7 @@ def _covers(covers: tuple[str, ...], pairs: tuple[str, ...]) -> str:
     return ", ".join(covers)
 
 
-def _baseline_form(cat: Catalog, has_baseline: bool) -> None:
+def _baseline_form(ws: Workspace, has_baseline: bool) -> None:
     st.markdown("**Built-in baseline**")
     st.caption(
         "Colour and texture features of every image, a logistic regression, out-of-fold "
@@ -148,16 +138,21 @@ def _baseline_form(cat: Catalog, has_baseline: bool) -> None:
     label = "Run the baseline again" if has_baseline else "Run the baseline"
     if not st.button(label, key="tr_baseline", type="secondary" if has_baseline else "primary"):
         return
-    if not _still_allowed("run_baseline"):
+    who = session_ui.still_allowed("run_baseline")
+    if who is None:
         return
     bar = st.progress(0.0, text="Starting...")
     try:
-        result = baseline.run_baseline(
-            cat,
+        result = ws.for_user(who).run_baseline(
             reader=ui.reader(),
             progress=lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m),
         )
-    except (baseline.BaselineError, features.FeatureError, predictions.PredictionsError) as exc:
+    except (
+        baseline.BaselineError,
+        features.FeatureError,
+        predictions.PredictionsError,
+        PermissionDenied,
+    ) as exc:
         bar.empty()
         st.error(f"The baseline could not run: {exc}")
         return
@@ -167,17 +162,7 @@ def _baseline_form(cat: Catalog, has_baseline: bool) -> None:
     st.rerun()
 
 
-def _still_allowed(action: str) -> bool:
-    """Re-read the role as the button is pressed (a demotion applies at once)."""
-    who = acting_reviewer(session_ui.current_reviewer())
-    if who is None or not can(who, action):
-        needs = " or ".join(permissions.allowed_roles(action))
-        st.error(f"Not done: to {permissions.BY_NAME[action].what} needs the role {needs}.")
-        return False
-    return True
-
-
-def _import_form(cat: Catalog) -> None:
+def _import_form(ws: Workspace) -> None:
     st.markdown("**Import predictions**")
     upload = st.file_uploader(
         "CSV or parquet",
@@ -195,12 +180,11 @@ def _import_form(cat: Catalog) -> None:
     )
     if not st.button("Import", key="tr_import", disabled=upload is None):
         return
-    if not _still_allowed("import_predictions"):
+    who = session_ui.still_allowed("import_predictions")
+    if who is None:
         return
     try:
-        info = predictions.import_predictions(
-            cat.root, cat.cursor(), upload.getvalue(), name, filename=upload.name
-        )
+        info = ws.for_user(who).import_predictions(upload.getvalue(), name, filename=upload.name)
     except predictions.PredictionsError as exc:
         problems = exc.problems
         st.error(
@@ -232,12 +216,7 @@ def _import_form(cat: Catalog) -> None:
 # --- the ranking -----------------------------------------------------------------------------
 
 
-def ranking_section(
-    cat: Catalog,
-    infos: list[predictions.PredictionInfo],
-    store: Store | None,
-    reviewer: Reviewer | None,
-) -> None:
+def ranking_section(ws: Workspace, infos: list[predictions.PredictionInfo]) -> None:
     """Choose files and method, show the most suspect cells, offer the review queue.
 
     Draws nothing before a prediction file exists (the section above says how to make one).
@@ -265,7 +244,7 @@ def ranking_section(
         st.info("Choose at least one prediction file.")
         return
     try:
-        table = suspect_ranking(cat, chosen, method)
+        table = suspect_ranking(ws, chosen, method)
     except (triage.TriageError, predictions.PredictionsError) as exc:
         st.error(f"No ranking: {browse.md(exc)}")
         return
@@ -277,9 +256,9 @@ def ranking_section(
         f"**{len(table):,}** labelled cells ranked, lowest label-quality score first; the "
         f"models' best class differs from the label for **{disagree:,}** of them."
     )
-    _top_tiles(cat, table)
+    _top_tiles(ws, table)
     _table(table)
-    _queue_form(table, store, reviewer)
+    _queue_form(table, ws)
 
 
 @st.cache_data(ttl=600, max_entries=16, show_spinner=False)
@@ -293,9 +272,9 @@ def _pristine_rows(_cur, fingerprint: str, cell_ids: tuple[str, ...]) -> pd.Data
     return frame.set_index("image_id").reindex(list(cell_ids)).dropna(subset=["config"])
 
 
-def _top_tiles(cat: Catalog, table: pd.DataFrame) -> None:
+def _top_tiles(ws: Workspace, table: pd.DataFrame) -> None:
     top = table.head(TOP_TILES)
-    rows = _pristine_rows(cat.cursor(), cat.fingerprint, tuple(top["cell_id"])).reset_index()
+    rows = _pristine_rows(ws.cursor(), ws.fingerprint, tuple(top["cell_id"])).reset_index()
     if rows.empty:
         return
     suggested = dict(zip(top["cell_id"], top["suggested_label"], strict=True))
@@ -308,7 +287,7 @@ def _top_tiles(cat: Catalog, table: pd.DataFrame) -> None:
         )
         for c, label in zip(rows["image_id"], rows["label"], strict=True)
     }
-    uris = browse.thumb_uris(cat, rows)
+    uris = browse.thumb_uris(ws, rows)
     tiles = gallery.tiles_from_rows(rows, uris, notes=notes)
     st.caption(f"The {len(tiles)} most suspect cells (open one to see it at full size):")
     st.html(gallery.grid_html(tiles, img_px=112))
@@ -373,9 +352,10 @@ def _table(table: pd.DataFrame) -> None:
     )
 
 
-def _queue_form(table: pd.DataFrame, store: Store | None, reviewer: Reviewer | None) -> None:
+def _queue_form(table: pd.DataFrame, ws: Workspace) -> None:
     st.subheader("Review queue from the top of the ranking")
-    if store is None:
+    reviewer = ws.user
+    if not ws.has_store:
         st.info("The review store is not available (see the message above).")
         return
     left, mid, right = st.columns([1, 3, 2], vertical_alignment="bottom")
@@ -415,43 +395,31 @@ def _queue_form(table: pd.DataFrame, store: Store | None, reviewer: Reviewer | N
         _last_queue()
         return
     try:
-        decided = set(store.current_adjudications()["cell_id"]) if skip else set()
-        title = name.strip() or triage.default_queue_name(table, int(k))
-        queue_id = triage.make_queue(store, reviewer, title, table, int(k), skip=decided)
+        made = ws.queue_of_suspects(table, int(k), name, skip=skip)
     except (triage.TriageError, StoreError, PermissionDenied) as exc:
         st.error(f"The queue was not made: {browse.md(exc)}")
         return
-    st.session_state["tr_last_queue"] = (queue_id, title)
+    st.session_state["tr_last_queue"] = (made.id, made.title)
     _last_queue()
 
 
 def _last_queue() -> None:
-    last = st.session_state.get("tr_last_queue")
-    if not last:
-        return
-    queue_id, title = last
-    st.success(f"Queue {browse.code(title)} created (id {queue_id}).")
-    st.page_link(
-        REVIEW_PAGE,
-        label="Review it now",
-        icon=":material/rate_review:",
-        query_params={"queue": str(queue_id)},
-    )
+    session_ui.queue_made("tr_last_queue")
 
 
 # --- scores ----------------------------------------------------------------------------------
 
 
-def scores_page(cat: Catalog, store: Store) -> None:
+def scores_page(ws: Workspace) -> None:
     """Scores of every prediction file before and after the curation, side by side."""
-    infos = predictions.list_predictions(cat.root)
+    infos = ws.prediction_files()
     if not infos:
         st.info("No prediction file yet: run the baseline or import one on the Triage page.")
-        st.page_link("pages/9_Triage.py", label="Triage", icon=":material/troubleshoot:")
+        st.page_link(page_file("Triage"), label="Triage", icon=":material/troubleshoot:")
         return
     names = [i.name for i in infos]
     viewer = session_ui.page_viewer()
-    decided = _decisions(store, store.url, cat, cat.fingerprint, session_ui.who_key(viewer))
+    decided = _decisions(ws, ws.store_url, ws.fingerprint, session_ui.who_key(viewer))
     st.markdown(
         f"Final decisions in the store: **{browse.md(decisions.summary_line(decided))}**. "
         "*Original*: the copy's labels; *curated*: with those decisions applied (removed "
@@ -468,8 +436,8 @@ def scores_page(cat: Catalog, store: Store) -> None:
     if not chosen:
         st.info("Choose at least one prediction file.")
         return
-    stamp = _stamp(cat, tuple(chosen))
-    summary, classes = _scores(cat, cat.fingerprint, tuple(chosen), stamp, decided)
+    stamp = _stamp(ws, tuple(chosen))
+    summary, classes = _scores(ws, ws.fingerprint, tuple(chosen), stamp, decided)
     groups = sorted(summary.loc[summary["kind"] == kind, "group"].unique())
     group = top[2].selectbox("Group", groups, key="sc_group") if kind != "all" else "all"
     if group is None:
@@ -493,11 +461,7 @@ def scores_page(cat: Catalog, store: Store) -> None:
     st.plotly_chart(scores.per_class_figure(classes, one, kind, group), width="stretch")
     st.subheader("Confusion matrices")
     left, right = st.columns(2)
-    rows = scores.scored_rows(
-        cat.cursor(),
-        predictions.load_predictions(cat.root, one),
-        scores.reference_labels(cat.cursor(), decided),
-    )
+    rows = ws.scored_rows(one, decided)
     if kind != "all":
         rows = rows[rows[kind] == group]
     labels = scores.class_order(rows["original"], rows["predicted"], rows["curated"].dropna())
@@ -509,7 +473,7 @@ def scores_page(cat: Catalog, store: Store) -> None:
             width="stretch",
         )
     st.subheader("Decisions that moved the score most")
-    moved = _movers(cat, cat.fingerprint, one, _stamp(cat, (one,)), decided)
+    moved = _movers(ws, ws.fingerprint, one, _stamp(ws, (one,)), decided)
     st.caption(
         f"For each correction or removal: macro-F1 of {browse.code(one)} over all rows against "
         "the curated labels, minus the same with that one decision left out."

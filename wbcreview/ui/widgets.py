@@ -6,16 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from wbcreview.data import images, query
-from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES
 from wbcreview.ui import browse
 from wbcreview.ui.session import IMAGE_PX, as_code, as_md
 from wbcreview.views import browse as gallery
+from wbcreview.workspace import Workspace
 
 # --- the images of a cell --------------------------------------------------------------------
 
 
-def cell_images(cat: Catalog, cur, cell_id: str, zoom: float) -> pd.DataFrame:
+def cell_images(cat: Workspace, cur, cell_id: str, zoom: float) -> pd.DataFrame:
     """Show the cell's pristine image and its degraded copies side by side; return the rows."""
     rows = query.cell_rows(cur, cell_id)
     figures = []
@@ -55,7 +55,7 @@ def _examples(_cur, fingerprint: str, label: str, n: int, seed: int) -> pd.DataF
     return gallery.atlas_examples(rows, n, seed)
 
 
-def examples_grid(cat: Catalog, cur, label: str, exclude: str, n: int = 8) -> None:
+def examples_grid(cat: Workspace, cur, label: str, exclude: str, n: int = 8) -> None:
     rows = _examples(cur, cat.fingerprint, label, n + 1, 0)
     rows = rows[rows["cell_id"] != exclude].head(n)
     uris = browse.thumb_uris(cat, rows)

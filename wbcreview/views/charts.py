@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from wbcreview.data.release import CELL_TYPES, CLASS_CODES, SEVERITIES, SPLITS
+from wbcreview.data.release import CELL_TYPES, CLASS_CODES, SPLITS
 
 CONFIG_COLOURS = {"pristine": "#4c78a8", "degraded": "#f58518"}
 SEVERITY_COLOURS = {
@@ -103,6 +103,40 @@ def _layout(fig: go.Figure, title: str, x_title: str, legend: str) -> go.Figure:
     return fig
 
 
+def _bars(
+    frame: pd.DataFrame,
+    x: str,
+    categories: list[str],
+    series: str,
+    colours: dict[str, str],
+    hover: str,
+    customdata=None,
+    **trace,
+) -> go.Figure:
+    """One bar trace per value of `series` (in the order of `colours`, unknown values last)
+    over the `categories` of column `x`, each bar labelled with its `rows` in full; a
+    category a series lacks has no bar. `hover` is the tooltip before the series name,
+    `customdata(part)` the values it refers to; `trace` adds options to every trace."""
+    fig = go.Figure()
+    for name in _order(frame[series], colours):
+        part = frame[frame[series] == name].set_index(x).reindex(categories)
+        part = part.dropna(subset=["rows"])
+        rows = part["rows"].astype(int)
+        fig.add_bar(
+            name=name,
+            x=list(part.index),
+            y=list(rows),
+            text=[f"{n:,}" for n in rows],
+            textangle=0,
+            marker_color=colours.get(name),
+            customdata=customdata(part) if customdata else None,
+            hovertemplate=f"{hover}<extra>{name}</extra>",
+            **trace,
+        )
+    fig.update_xaxes(categoryorder="array", categoryarray=categories)
+    return fig
+
+
 def class_counts(counts: pd.DataFrame, log: bool = True) -> go.Figure:
     """Rows per class and config from a counts frame (config, label, rows); log y by default.
 
@@ -110,26 +144,13 @@ def class_counts(counts: pd.DataFrame, log: bool = True) -> go.Figure:
     1, 2, 5, 10, 20, 50, ..., written out in full (1,000 rather than 1k).
     """
     frame = counts.groupby(["config", "label"], as_index=False)["rows"].sum()
-    labels = _order(frame["label"], CLASS_CODES)
-    fig = go.Figure()
-    for config in _order(frame["config"], CONFIG_COLOURS):
-        part = frame[frame["config"] == config].set_index("label").reindex(labels)
-        part = part.dropna(subset=["rows"])
-        rows = part["rows"].astype(int)
-        fig.add_bar(
-            name=config,
-            x=list(part.index),
-            y=list(rows),
-            text=[f"{n:,}" for n in rows],
-            textposition="outside",
-            textangle=0,
-            cliponaxis=False,
-            marker_color=CONFIG_COLOURS.get(config),
-            customdata=[CELL_TYPES.get(c, "unknown label") for c in part.index],
-            hovertemplate="%{x} · %{customdata}<br>%{y:,} rows<extra>" + config + "</extra>",
-        )
+    fig = _bars(
+        frame, "label", _order(frame["label"], CLASS_CODES), "config", CONFIG_COLOURS,
+        "%{x} · %{customdata}<br>%{y:,} rows",
+        customdata=lambda part: [CELL_TYPES.get(c, "unknown label") for c in part.index],
+        textposition="outside", cliponaxis=False,
+    )  # fmt: skip
     fig.update_layout(barmode="group")
-    fig.update_xaxes(categoryorder="array", categoryarray=labels)
     _layout(fig, "Rows per class" + (" (log scale)" if log else ""), "class", "config")
     if log:
         ticks = log_ticks(int(frame["rows"].max()) if len(frame) else 1)
@@ -152,28 +173,13 @@ def log_ticks(top: int) -> list[int]:
 
 def split_counts(patients: pd.DataFrame) -> go.Figure:
     """Rows per split and config from a frame of config, split, rows, patients."""
-    splits = _order(patients["split"], SPLITS)
-    fig = go.Figure()
-    for config in _order(patients["config"], CONFIG_COLOURS):
-        part = patients[patients["config"] == config].set_index("split").reindex(splits)
-        part = part.dropna(subset=["rows"])
-        rows = part["rows"].astype(int)
-        fig.add_bar(
-            name=config,
-            x=list(part.index),
-            y=list(rows),
-            text=[f"{n:,}" for n in rows],
-            textposition="outside",
-            textangle=0,
-            cliponaxis=False,
-            marker_color=CONFIG_COLOURS.get(config),
-            customdata=list(part["patients"].astype(int)),
-            hovertemplate="%{x}<br>%{y:,} rows, %{customdata:,} patients<extra>"
-            + config
-            + "</extra>",
-        )
+    fig = _bars(
+        patients, "split", _order(patients["split"], SPLITS), "config", CONFIG_COLOURS,
+        "%{x}<br>%{y:,} rows, %{customdata:,} patients",
+        customdata=lambda part: list(part["patients"].astype(int)),
+        textposition="outside", cliponaxis=False,
+    )  # fmt: skip
     fig.update_layout(barmode="group")
-    fig.update_xaxes(categoryorder="array", categoryarray=splits)
     return escape_figure(_layout(fig, "Rows per split", "split", "config"))
 
 
@@ -184,25 +190,11 @@ def severity_counts(counts: pd.DataFrame) -> go.Figure:
         .groupby(["split", "severity"], as_index=False)["rows"]
         .sum()
     )
-    splits = _order(frame["split"], SPLITS)
-    fig = go.Figure()
-    for severity in _order(frame["severity"], SEVERITIES):
-        part = frame[frame["severity"] == severity].set_index("split").reindex(splits)
-        part = part.dropna(subset=["rows"])
-        rows = part["rows"].astype(int)
-        fig.add_bar(
-            name=severity,
-            x=list(part.index),
-            y=list(rows),
-            text=[f"{n:,}" for n in rows],
-            textposition="inside",
-            insidetextanchor="middle",
-            textangle=0,
-            marker_color=SEVERITY_COLOURS.get(severity),
-            hovertemplate="%{x}<br>%{y:,} rows<extra>" + severity + "</extra>",
-        )
+    fig = _bars(
+        frame, "split", _order(frame["split"], SPLITS), "severity", SEVERITY_COLOURS,
+        "%{x}<br>%{y:,} rows", textposition="inside", insidetextanchor="middle",
+    )  # fmt: skip
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(categoryorder="array", categoryarray=splits)
     return escape_figure(_layout(fig, "Degraded rows per severity", "split", "severity"))
 
 
