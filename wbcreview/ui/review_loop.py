@@ -4,9 +4,12 @@ The component (components/review_loop/index.js) holds a window of queue pages wi
 images, handles every key and click at once and sends the unacknowledged decisions as
 events (id + sequence number) in one trigger per round trip. `show` runs inside an
 `st.fragment`, so a round trip reruns only the fragment: the callback stores the events
-(review.events.apply_events: each exactly once, in order) and the fragment answers with the
-acknowledgements, the votes of the window and only the images the browser does not have
-yet (the next page's are sent ahead). Nothing the component shows is markup from Python.
+(review.events.apply_events: each exactly once, in order, one transaction per run of votes)
+and the fragment answers with what the browser lacks, nothing more: the acknowledgements,
+the stored votes of the current page, the pages of the window it does not hold (it says
+which it holds) and the images it does not have (the next pages' are sent ahead). The loop's
+code and CSS travel once per session in the data (loader.js is the only script Streamlit
+sends with every render). Nothing the component shows is markup from Python.
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from wbcreview.ui import browse
 from wbcreview.views import browse as views
 
 _HERE = Path(__file__).parent / "components" / "review_loop"
+_CODE = (_HERE / "index.js").read_text(encoding="utf-8")
+_CSS = (_HERE / "style.css").read_text(encoding="utf-8")
+CODE_ID = hashlib.sha1((_CODE + "\n" + _CSS).encode()).hexdigest()[:12]
 _component = st.components.v2.component(
-    "wbcreview_review_loop",
-    js=(_HERE / "index.js").read_text(encoding="utf-8"),
-    css=(_HERE / "style.css").read_text(encoding="utf-8"),
+    "wbcreview_review_loop", js=(_HERE / "loader.js").read_text(encoding="utf-8")
 )
 THUMB_PX = 96
 _DONE_KEPT = 5000  # event ids acknowledged in this session, remembered to skip the store
@@ -128,7 +132,8 @@ def _state(key: str) -> dict:
     return st.session_state.setdefault(
         f"{key}:state",
         {"page": None, "sent": set(), "done": OrderedDict(), "acked": {}, "unsaved": None,
-         "reply": -1, "need": [], "large": None},
+         "reply": -1, "need": [], "large": None, "have": set(), "code": None, "sig": None,
+         "undid": False, "touched": []},
     )  # fmt: skip
 
 
@@ -151,6 +156,8 @@ def _receive(key: str, ctx: dict) -> None:
         state["done"].popitem(last=False)
     state["acked"] = acked
     state["unsaved"] = outcome.unsaved
+    state["undid"] = state["undid"] or outcome.undid
+    state["touched"] = sorted(outcome.touched)
     if outcome.touched and ctx.get("after_write"):
         ctx["after_write"]()
     try:
@@ -160,6 +167,11 @@ def _receive(key: str, ctx: dict) -> None:
     page = message.get("page")
     if isinstance(page, int):
         state["page"] = page
+    # what the browser holds: its code, and the pages of this queue (same cells, same order)
+    state["code"] = message.get("code") if isinstance(message.get("code"), str) else None
+    have = message.get("have")
+    fresh = message.get("sig") != state["sig"] or not isinstance(have, list)
+    state["have"] = set() if fresh else {p for p in have if isinstance(p, int)}
     need = message.get("need")
     state["need"] = [str(c) for c in need[:100]] if isinstance(need, list) else []
     large = message.get("large")
@@ -187,6 +199,9 @@ def show(
     key = f"rl_{mode.name}_{who}_{queue.id}"
     state = _state(key)
     hidden = bool(queue.options.get("hide_label"))
+    sig = hashlib.sha1(f"{hidden}\n{len(cells)}\n{chr(10).join(cells)}".encode()).hexdigest()[:12]
+    if state["sig"] != sig:  # another order or other cells: the browser's pages are stale
+        state.update(sig=sig, have=set(), sent=set())
     pages_total = gr.page_total(cells, mode.page_size)
     if state["page"] is None:
         voted = set(_votes(state, store, reviewer, cells))
@@ -197,21 +212,31 @@ def show(
     window = range(max(page - mode.behind, 0), min(page + mode.ahead, pages_total - 1) + 1)
     on_pages = {p: gr.page_cells(cells, p, mode.page_size) for p in window}
     in_window = [c for p in window for c in on_pages[p]]
-    votes = _votes(state, store, reviewer, in_window)
-    shown_label = {c: (labels.get(c) if (not hidden or c in votes) else None) for c in in_window}
+    # pages the browser lacks go whole; the stored votes of the current page and of the
+    # cells just stored (all of the window's after an undo, whose cells only the store
+    # knows) go with every answer, None where there is none
+    missing = [p for p in window if p not in state["have"]]
+    fresh_votes = [page, *missing] if not state["undid"] else list(window)
+    read = [c for p in dict.fromkeys(fresh_votes) for c in on_pages[p]]
+    read += [c for c in state["touched"] if c not in set(read)]  # stored just now
+    votes = _votes(state, store, reviewer, read)
+    state["undid"], state["touched"] = False, []
+
+    def shown(cell: str) -> str | None:
+        return labels.get(cell) if (not hidden or cell in votes) else None
+
     pages = {
         str(p): {
-            "cells": [[c, shown_label[c]] for c in members],
-            "votes": {c: votes[c] for c in members if c in votes},
+            "cells": [[c, shown(c)] for c in on_pages[p]],
         }
-        for p, members in on_pages.items()
+        for p in missing
     }
+    state["have"] = (state["have"] & set(window)) | set(missing)
     # images: the current page and the pages ahead, each sent once while in the window
     wanted = [c for p in window if p >= page for c in on_pages[p]]
     sent: set[str] = state["sent"] & set(in_window)
-    fresh = [c for c in wanted if c not in sent] + [c for c in state["need"] if c in in_window]
-    fresh = list(dict.fromkeys(fresh))
-    sent_now = _images(cat, mode, fresh)
+    new = [c for c in wanted if c not in sent] + [c for c in state["need"] if c in in_window]
+    sent_now = _images(cat, mode, list(dict.fromkeys(new)))
     state["sent"] = sent | set(sent_now)
     state["need"] = []
     cursor = next((c for c in on_pages[page] if c not in votes), on_pages[page][0])
@@ -225,26 +250,32 @@ def show(
     data = {
         "storage": f"wbc-loop:{who}:{queue.id}",
         "mode": mode.name,
+        "code_id": CODE_ID,
+        "sig": sig,
         "page": page,
         "page_size": mode.page_size,
         "pages_total": pages_total,
         "total": len(cells),
+        "hidden": hidden,
         "pages": pages,
+        "votes": {c: votes.get(c) for c in read},
         "images": sent_now,
         "cursor": cursor,
-        "hidden": hidden,
         "acked": state["acked"],
         "unsaved": state["unsaved"],
         "reply": state["reply"],
         "large": large,
-        "names": CELL_TYPES,
-        "keys": _keys(),
-        "cell_link": "Cell?cell=" + quote("pristine:", safe=""),
     }
+    if hidden:  # labels shown once voted: the current page's, as its votes go
+        data["labels"] = {c: labels.get(c) for c in read if c in votes}
     if mode is SINGLE and original:
         data["original"] = {
-            c: original[c] for c in in_window if c in original and shown_label.get(c) is not None
+            c: original[c] for c in read if c in original and shown(c) is not None
         }
+    if state["code"] != CODE_ID:  # the loop itself, once per session (or when asked)
+        data.update(code=_CODE, css=_CSS, static=_static())
+        state["code"] = CODE_ID
+    state["acked"] = {}
     ctx = {
         "store": store, "reviewer": reviewer, "queue": queue, "labels": labels, "cells": cells,
         "after_write": after_write,
@@ -252,10 +283,15 @@ def show(
     _component(key=key, data=data, on_events_change=lambda: _receive(key, ctx), width="stretch")
 
 
-def _keys() -> dict:
+def _static() -> dict:
+    """What never changes in a session: class names, keys, the Cell page link."""
     return {
-        "classes": [[c, review.CLASS_KEYS[c], CELL_TYPES[c]] for c in review.CLASS_ORDER],
-        "remove": [[k, r, REMOVE_REASONS[r]] for k, r in gr.REMOVE_KEYS.items()],
+        "names": CELL_TYPES,
+        "keys": {
+            "classes": [[c, review.CLASS_KEYS[c], CELL_TYPES[c]] for c in review.CLASS_ORDER],
+            "remove": [[k, r, REMOVE_REASONS[r]] for k, r in gr.REMOVE_KEYS.items()],
+        },
+        "cell_link": "Cell?cell=" + quote("pristine:", safe=""),
     }
 
 

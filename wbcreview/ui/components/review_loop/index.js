@@ -9,6 +9,12 @@
 //
 // Python's data never contains markup: every text is set with textContent, every image is a
 // data: URI set as a property.
+//
+// Python answers with what this page lacks only: it says which pages it holds (`have`), the
+// images it misses (`need`) and which code it runs (`code`); an answer carries the
+// acknowledgements, the stored votes of the cells it read (the current page, the cells just
+// stored) and any page or image not held yet. loader.js loads this module (Python sends it
+// once per session) and calls the default export with the CSS.
 
 const LOOPS = new Map(); // storage key -> loop state (survives every re-render)
 const RESEND_MS = 10000; // a round trip without an answer after this is sent again
@@ -32,14 +38,33 @@ function el(tag, cls, text) {
 }
 
 function stats() {
-  // Timings for bench/throughput.py: key -> painted, key -> saved shown (ms).
-  if (!window.__wbcLoopStats) window.__wbcLoopStats = { paint: [], saved: [], rtt: [], sent: 0, errors: [] };
+  // For bench/throughput.py: key -> painted, key -> saved shown (ms), round trips, and the
+  // bytes of images and of the loop's code received (the rest of a reply is protocol).
+  if (!window.__wbcLoopStats) {
+    window.__wbcLoopStats = { paint: [], saved: [], rtt: [], sent: 0, errors: [], imageBytes: 0, codeBytes: 0, replies: 0 };
+  }
   return window.__wbcLoopStats;
 }
 
 function afterPaint(fn) {
   requestAnimationFrame(() => setTimeout(fn, 0));
 }
+
+function afterImages(root, fn) {
+  // the next frame once every image on screen is decoded: "painted" means the cell is seen
+  const waiting = root ? [...root.querySelectorAll('img')].filter((i) => !i.complete || !i.naturalWidth) : [];
+  if (!waiting.length) return afterPaint(fn);
+  Promise.all(waiting.map((i) => (i.decode ? i.decode().catch(() => null) : null))).then(() => afterPaint(fn));
+  return undefined;
+}
+
+function decodeSoon(img) {
+  // decode a prefetched image off screen, so showing it later costs no decode
+  if (img.decode) img.decode().catch(() => null);
+}
+
+const KEEP_PAGES_BEHIND = 2; // pages held around the current one (Python sends 1 behind)
+const KEEP_PAGES_AHEAD = 4; // (and up to 3 ahead)
 
 function loadQueue(key) {
   try {
@@ -61,8 +86,11 @@ function newLoop(key) {
     history: [], // [{ev, prev: {cell: overlay entry or undefined}, cursor, page}]
     refused: [], // [{text}] events the store refused
     images: {},
-    pages: {},
+    pages: {}, // page -> {cells: [[cell, label or null]]}, the pages held
     server: {}, // cell -> [action, label, reason] as stored
+    sig: null, // the queue's cells and order the pages belong to
+    static: null, // names, keys, the Cell page link: sent with the code
+    original: {}, // cell -> original challenge label (single mode)
     page: null,
     cursor: null,
     sel: new Set(),
@@ -94,18 +122,46 @@ function persist(S) {
 // --- what Python sent -------------------------------------------------------------------
 
 function absorb(S, data) {
-  S.data = data;
-  Object.assign(S.images, data.images || {});
-  S.pages = {};
-  for (const [p, desc] of Object.entries(data.pages || {})) S.pages[Number(p)] = desc;
-  for (const desc of Object.values(S.pages)) {
-    for (const c of desc.cells) delete S.server[c[0]];
-    Object.assign(S.server, desc.votes || {});
+  const st = stats();
+  st.replies += 1;
+  if (data.static) S.static = data.static;
+  if (data.code) st.codeBytes += data.code.length + (data.css || '').length;
+  S.data = Object.assign({}, data, S.static || {});
+  if (data.sig !== S.sig) {
+    S.sig = data.sig;
+    S.pages = {};
+    S.images = {};
+    S.server = {};
+    S.page = null;
+    S.tiles = new Map();
+    S.figs = new Map();
   }
+  for (const [cell, im] of Object.entries(data.images || {})) {
+    S.images[cell] = im;
+    if (im.t) st.imageBytes += im.t.length;
+    for (const d of im.d || []) st.imageBytes += d[0].length;
+  }
+  if (data.large) for (const d of data.large.images || []) st.imageBytes += d[0].length;
+  for (const [p, desc] of Object.entries(data.pages || {})) S.pages[Number(p)] = { cells: desc.cells };
+  for (const [cell, v] of Object.entries(data.votes || {})) {
+    if (v) S.server[cell] = v;
+    else delete S.server[cell];
+  }
+  if (data.labels) {
+    for (const desc of Object.values(S.pages)) {
+      for (const c of desc.cells) if (c[0] in data.labels) c[1] = data.labels[c[0]];
+    }
+  }
+  Object.assign(S.original, data.original || {});
+  S.data.original = S.original;
   if (S.page === null || !(S.page in S.pages)) {
     S.page = data.page;
     S.cursor = data.cursor || null;
     S.sel = new Set();
+  }
+  // hold the pages around the current one; drop the images of cells on no held page
+  for (const p of Object.keys(S.pages).map(Number)) {
+    if (p < S.page - KEEP_PAGES_BEHIND || p > S.page + KEEP_PAGES_AHEAD) delete S.pages[p];
   }
   const keep = new Set();
   for (const desc of Object.values(S.pages)) for (const c of desc.cells) keep.add(c[0]);
@@ -113,20 +169,24 @@ function absorb(S, data) {
   const acked = data.acked || {};
   const done = new Set(Object.keys(acked));
   if (done.size) {
-    const now = performance.now();
     for (const id of done) {
       if (acked[id]) S.refused.push({ text: acked[id] });
       if (S.started[id] !== undefined) {
         const t0 = S.started[id];
         delete S.started[id];
-        afterPaint(() => stats().saved.push(performance.now() - t0));
+        afterPaint(() => st.saved.push(performance.now() - t0));
       }
     }
-    void now;
     S.events = S.events.filter((e) => !done.has(e.id));
     const pendingIds = new Set(S.events.map((e) => e.id));
     for (const [cell, entry] of Object.entries(S.overlay)) {
-      if (!pendingIds.has(entry.ev)) delete S.overlay[cell];
+      if (pendingIds.has(entry.ev)) continue;
+      // stored as shown (the answer's own read of the cell, when it has one, came first)
+      if (done.has(entry.ev) && !acked[entry.ev] && !(data.votes && cell in data.votes)) {
+        if (entry.vote) S.server[cell] = entry.vote;
+        else delete S.server[cell];
+      }
+      delete S.overlay[cell];
     }
     persist(S);
   }
@@ -135,7 +195,7 @@ function absorb(S, data) {
   if (data.reply !== undefined && data.reply !== null && data.reply > S.answered) {
     S.answered = data.reply;
     if (S.inflight) {
-      stats().rtt.push(performance.now() - S.inflight.t);
+      st.rtt.push(performance.now() - S.inflight.t);
       S.inflight = null;
     }
   }
@@ -245,6 +305,7 @@ function signOff(S) {
   S.confirm = false;
   const next = nextOpenPage(S);
   if (next !== null) goPage(S, next);
+  else if (S.page + 1 < (S.data.pages_total || 1) && !(S.page + 1 in S.pages)) goPage(S, S.page + 1);
 }
 
 function nextOpenPage(S) {
@@ -437,12 +498,15 @@ function handleKey(S, name, shift, ctrl) {
       S.refused = [];
       return true;
     case 'ENTER':
+    case 'KEEPREST':
       if (single) return false;
       if (data.hidden && current(S).cells.some((c) => !vote(S, c[0]))) {
         S.flash = 'Blind first read: vote on every tile before signing off (there is no label to keep).';
         return true;
       }
-      S.confirm = true;
+      // Shift+Enter: keep the rest of the page and go on, without the question (Z undoes)
+      if (shift || name === 'KEEPREST') signOff(S);
+      else S.confirm = true;
       return true;
     case 'I':
       if (S.cursor) enlarge(S, S.cursor);
@@ -598,11 +662,13 @@ function keyBar(S, single) {
   }
   bar.append(el('span', 'rl-sep'));
   const actions = [['K', 'keep'], ['X', 'remove…'], ['U', 'unsure'], ['Z', 'undo']];
-  if (!single) actions.push(['G', 'gallery'], ['ENTER', 'sign off'], ['I', 'enlarge'], ['N', 'next page']);
+  if (!single) {
+    actions.push(['G', 'gallery'], ['ENTER', 'sign off'], ['KEEPREST', 'keep the rest, next page'], ['I', 'enlarge'], ['N', 'next page']);
+  }
   else actions.push(['ARROWLEFT', 'previous'], ['ARROWRIGHT', 'next']);
   for (const [key, text] of actions) {
     const b = button(S, key, '');
-    const label = { ENTER: '⏎', ARROWLEFT: '←', ARROWRIGHT: '→' }[key] || key;
+    const label = { ENTER: '⏎', KEEPREST: '⇧⏎', ARROWLEFT: '←', ARROWRIGHT: '→' }[key] || key;
     b.append(el('kbd', null, label), document.createTextNode(text));
     bar.append(b);
   }
@@ -640,6 +706,7 @@ function tileFor(S, cell) {
   if (im && im.t && t.src !== im.t) {
     t.img.src = im.t;
     t.src = im.t;
+    decodeSoon(t.img);
   }
   t.tile.classList.toggle('rl-sel', S.sel.has(cell));
   t.tile.classList.toggle('rl-cur', cell === S.cursor);
@@ -657,8 +724,11 @@ function tileFor(S, cell) {
 }
 
 function drawGallery(S, root) {
-  const onPage = new Set(current(S).cells.map((c) => c[0]));
+  // the next page's tiles are made (and their thumbnails decoded) ahead: N paints at once
+  const next = (S.pages[S.page + 1] || { cells: [] }).cells.map((c) => c[0]);
+  const onPage = new Set([...current(S).cells.map((c) => c[0]), ...next]);
   for (const cell of [...S.tiles.keys()]) if (!onPage.has(cell)) S.tiles.delete(cell);
+  for (const cell of next) tileFor(S, cell);
   const wrap = el('div', 'rl-wrap');
   for (const g of groups(S)) {
     const sec = el('section', 'rl-gal');
@@ -707,7 +777,8 @@ function drawSingle(S, root) {
   left.append(figs || el('div', 'rl-figs rl-loading', cell ? 'loading images…' : 'loading the next cells…'));
   // decode the next cells' images now, so moving on paints at once
   const cells = order(S);
-  for (const next of cells.slice(cells.indexOf(cell) + 1, cells.indexOf(cell) + 3)) {
+  const after = (S.pages[S.page + 1] || { cells: [] }).cells.map((c) => c[0]);
+  for (const next of [...cells.slice(cells.indexOf(cell) + 1), ...after].slice(0, 3)) {
     const nim = S.images[next];
     if (nim && nim.d && !S.figs.has(next)) {
       const pre = el('div', 'rl-figs');
@@ -716,6 +787,7 @@ function drawSingle(S, root) {
         const img = document.createElement('img');
         img.src = uri;
         img.alt = caption;
+        decodeSoon(img);
         f.append(img, el('figcaption', null, caption));
         pre.append(f);
       }
@@ -785,7 +857,7 @@ function drawLarge(S, root) {
 
 function draw(S) {
   const root = S.root;
-  if (!root) return;
+  if (!root || !S.static) return;
   const box = root.querySelector('.rl-comment');
   if (box) S.commentDraft = box.value;
   root.replaceChildren();
@@ -822,11 +894,20 @@ function flush(S, force) {
   const page = S.pendingPage !== null ? S.pendingPage : S.page;
   const wantPage = page !== S.data.page;
   const wantLarge = S.wantLarge && !(S.data.large && S.data.large.cell === S.wantLarge);
-  if (!S.events.length && !wantPage && !wantLarge && !need.length) return;
+  if (!S.events.length && !wantPage && !wantLarge && !need.length && S.static) return;
   const n = ++S.nonce;
   S.inflight = { n, t: now };
   stats().sent += 1;
-  send('events', { events: S.events.slice(0, 500), page, need: need.slice(0, 100), large: S.wantLarge || null, n });
+  send('events', {
+    events: S.events.slice(0, 500),
+    page,
+    have: Object.keys(S.pages).map(Number),
+    sig: S.sig,
+    code: S.static ? S.codeId : null,
+    need: need.slice(0, 100),
+    large: S.wantLarge || null,
+    n,
+  });
 }
 
 function onKey(S, event) {
@@ -843,7 +924,7 @@ function onKey(S, event) {
   if (event.ctrlKey && event.key.toLowerCase() !== 'a') return;
   let name = event.key === ' ' ? ' ' : event.key.toUpperCase();
   if (event.ctrlKey) name = 'G';
-  if (!S.data) return;
+  if (!S.data || !S.static) return;
   const handled = handleKey(S, name, event.shiftKey, event.ctrlKey);
   if (!handled) return;
   event.preventDefault();
@@ -856,7 +937,7 @@ function onKey(S, event) {
   const st = stats();
   st.work = st.work || [];
   st.work.push([t1 - t0, t2 - t1, performance.now() - t2]);
-  afterPaint(() => st.paint.push(performance.now() - t0));
+  afterImages(S.root, () => st.paint.push(performance.now() - t0));
 }
 
 function onClick(S, event) {
@@ -907,15 +988,32 @@ function onClick(S, event) {
   afterPaint(() => stats().paint.push(performance.now() - t0));
 }
 
-export default function (component) {
+export default function (component, impl) {
   const { data, parentElement, setTriggerValue } = component;
   if (!data || !data.storage) return undefined;
-  let S = LOOPS.get(data.storage);
+  // one loop per queue and screen; the unacknowledged events are the queue's (sessionStorage)
+  const id = `${data.storage}:${data.mode}`;
+  let S = LOOPS.get(id);
   if (!S) {
     S = newLoop(data.storage);
-    LOOPS.set(data.storage, S);
+    LOOPS.set(id, S);
+  } else if (window.__wbcLoop !== S) {
+    const saved = loadQueue(S.key); // the other screen of this queue may have sent some
+    S.events = saved.events;
+    S.seq = Math.max(S.seq, saved.seq || 0);
+    S.overlay = {};
+    S.history = [];
   }
   S.sendTrigger = setTriggerValue;
+  S.codeId = impl ? impl.id : null;
+  if (impl && impl.css) {
+    let style = parentElement.querySelector('style.rl-style');
+    if (!style) {
+      style = el('style', 'rl-style');
+      parentElement.prepend(style);
+    }
+    if (style.textContent !== impl.css) style.textContent = impl.css;
+  }
   let root = parentElement.querySelector('.rl-root');
   if (!root) {
     root = el('div', 'rl-root');
