@@ -86,7 +86,11 @@ def original_labels(cat: Catalog, frame) -> dict[str, str]:
 # --- images --------------------------------------------------------------------------------
 
 
-@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+# Kept in this process without a copy (browse.memo): st.cache_data would pickle a page's
+# images (~200 KB of thumbnails, ~60 KB per full-size cell) on every hit. Read-only values.
+
+
+@browse.memo(64)
 def _thumbs(_cat: Catalog, fingerprint: str, cells: tuple[str, ...]) -> dict[str, str]:
     """cell -> data URI of its pristine thumbnail (unreadable cells left out)."""
     del fingerprint
@@ -99,7 +103,7 @@ def _thumbs(_cat: Catalog, fingerprint: str, cells: tuple[str, ...]) -> dict[str
     return dict(zip(rows["cell_id"].astype(str), uris, strict=True))
 
 
-@st.cache_data(ttl=600, max_entries=256, show_spinner=False)
+@browse.memo(256)
 def cell_figures(_cat: Catalog, fingerprint: str, cell: str) -> list[list[str]]:
     """[[data URI, caption]] of a cell's degraded copies, then its pristine source."""
     del fingerprint
@@ -116,13 +120,35 @@ def cell_figures(_cat: Catalog, fingerprint: str, cell: str) -> list[list[str]]:
     return degraded + [f for f in out if f[1].startswith("Pristine")]
 
 
-def _images(cat: Catalog, mode: Mode, cells: list[str]) -> dict[str, dict]:
-    if not cells:
-        return {}
-    if mode is GALLERY:
-        uris = _thumbs(cat, cat.fingerprint, tuple(cells))
-        return {c: {"t": uris[c]} for c in cells if c in uris}
-    return {c: {"d": cell_figures(cat, cat.fingerprint, c)} for c in cells}
+IMAGE_BUDGET = 400_000  # characters of images per answer beyond the current page's
+
+
+def _images(
+    cat: Catalog, mode: Mode, pages: dict[int, list[str]], page: int, skip: set[str]
+) -> dict[str, dict]:
+    """The images of `pages` (the current one first) not in `skip`: all of the current
+    page's, then the pages ahead up to IMAGE_BUDGET (the rest come with the next answers,
+    so that a reply, and the acknowledgements in it, never waits for many images)."""
+    out: dict[str, dict] = {}
+    size = 0
+    for p in sorted(pages, key=lambda p: (p != page, p)):
+        todo = [c for c in pages[p] if c not in skip]
+        if not todo or (p != page and size >= IMAGE_BUDGET):
+            continue
+        if mode is GALLERY:
+            uris = _thumbs(cat, cat.fingerprint, tuple(pages[p]))  # a page at a time
+            for c in todo:
+                if c in uris:
+                    out[c] = {"t": uris[c]}
+                    size += len(uris[c])
+            continue
+        for c in todo:
+            if p != page and size >= IMAGE_BUDGET:
+                break
+            figures = cell_figures(cat, cat.fingerprint, c)
+            out[c] = {"d": figures}
+            size += sum(len(f[0]) for f in figures)
+    return out
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -232,11 +258,15 @@ def show(
         for p in missing
     }
     state["have"] = (state["have"] & set(window)) | set(missing)
-    # images: the current page and the pages ahead, each sent once while in the window
-    wanted = [c for p in window if p >= page for c in on_pages[p]]
-    sent: set[str] = state["sent"] & set(in_window)
-    new = [c for c in wanted if c not in sent] + [c for c in state["need"] if c in in_window]
-    sent_now = _images(cat, mode, list(dict.fromkeys(new)))
+    # images: the current page and the pages ahead, each sent once while in the window, and
+    # any the browser says it lacks
+    sent: set[str] = state["sent"] & set(in_window) - set(state["need"])
+    ahead = {p: on_pages[p] for p in window if p >= page}
+    for c in state["need"]:
+        p = in_window.index(c) // mode.page_size if c in in_window else None
+        if p is not None:
+            ahead.setdefault(window[0] + p, on_pages[window[0] + p])
+    sent_now = _images(cat, mode, ahead, page, sent)
     state["sent"] = sent | set(sent_now)
     state["need"] = []
     cursor = next((c for c in on_pages[page] if c not in votes), on_pages[page][0])
@@ -269,9 +299,7 @@ def show(
     if hidden:  # labels shown once voted: the current page's, as its votes go
         data["labels"] = {c: labels.get(c) for c in read if c in votes}
     if mode is SINGLE and original:
-        data["original"] = {
-            c: original[c] for c in read if c in original and shown(c) is not None
-        }
+        data["original"] = {c: original[c] for c in read if c in original and shown(c) is not None}
     if state["code"] != CODE_ID:  # the loop itself, once per session (or when asked)
         data.update(code=_CODE, css=_CSS, static=_static())
         state["code"] = CODE_ID
