@@ -154,7 +154,7 @@ def _decision(event: Event, cell: str, labels: Mapping[str, str]) -> tuple[str, 
     return str(event.action), None
 
 
-def vote_rows(event: Event, labels: Mapping[str, str], queue_id: int) -> list[dict]:
+def vote_rows(event: Event, labels: Mapping[str, str], queue_id: int | None) -> list[dict]:
     """The store rows (Store.add_votes items) of a vote event: one per cell, each with the
     uid vote_uid gives it, in one batch when the event covers several cells."""
     rows = []
@@ -172,7 +172,7 @@ def vote_rows(event: Event, labels: Mapping[str, str], queue_id: int) -> list[di
 def apply_events(
     store: Store,
     reviewer: Reviewer,
-    queue_id: int,
+    queue_id: int | None,
     events: Sequence[Event],
     labels: Mapping[str, str],
     queue_cells: Iterable[str],
@@ -185,9 +185,12 @@ def apply_events(
     so that only the refused event carries the reason. `labels` (cell -> current label)
     turns a class key on a cell of that class into a 'retain'; a cell not in `queue_cells`
     is refused; ids in `done` were acknowledged in this session already and are not sent
-    to the store again.
+    to the store again. With no `queue_id` (one cell voted on from its own page) the cells
+    are `queue_cells` and an undo takes back the reviewer's last action on the first of them.
     """
-    allowed = set(queue_cells)
+    listed = list(queue_cells)
+    allowed = set(listed)
+    undo_cell = None if queue_id is not None or not listed else listed[0]
     finished = set(done)
     out = Outcome()
     run: list[Event] = []
@@ -238,7 +241,7 @@ def apply_events(
             return out
         try:
             if event.kind == "undo":
-                store.undo_last(reviewer, queue_id=queue_id, uid=event.id)
+                store.undo_last(reviewer, queue_id=queue_id, cell_id=undo_cell, uid=event.id)
                 out.undid = True
             else:  # sign_off
                 store.sign_off(reviewer, queue_id, list(event.cells), uid=event.id)

@@ -28,8 +28,10 @@ from wbcreview.data.release import CELL_TYPES
 from wbcreview.review import events as loop_events
 from wbcreview.review import gallery as gr
 from wbcreview.review import workflow as review
-from wbcreview.review.store import REMOVE_REASONS, Queue, Reviewer, Store, StoreUnavailable
+from wbcreview.review.store import REMOVE_REASONS, Queue, Reviewer, Store, StoreUnavailable, can
+from wbcreview.ui import audit as audit_ui
 from wbcreview.ui import browse
+from wbcreview.ui.session import after_write, cached_cells
 from wbcreview.views import browse as views
 
 _HERE = Path(__file__).parent / "components" / "review_loop"
@@ -56,6 +58,7 @@ class Mode:
 
 SINGLE = Mode("single", 10, 1, 3)
 GALLERY = Mode("gallery", gr.PAGE_SIZE, 1, 1)
+CELL = Mode("cell", 1, 0, 0)  # one cell voted on from its own page: no images, no queue
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def _receive(key: str, ctx: dict) -> None:
     state = _state(key)
     events, problems = loop_events.parse_events(message.get("events"))
     outcome = loop_events.apply_events(
-        ctx["store"], ctx["reviewer"], ctx["queue"].id, events, ctx["labels"], ctx["cells"],
+        ctx["store"], ctx["reviewer"], ctx["queue_id"], events, ctx["labels"], ctx["cells"],
         done=state["done"].keys(),
     )  # fmt: skip
     acked = {**problems, **outcome.acked}
@@ -184,6 +187,7 @@ def _receive(key: str, ctx: dict) -> None:
     state["unsaved"] = outcome.unsaved
     state["undid"] = state["undid"] or outcome.undid
     state["touched"] = sorted(outcome.touched)
+    state["reveal"] = bool(outcome.touched or outcome.undid) and ctx["queue_id"] is None
     if outcome.touched and ctx.get("after_write"):
         ctx["after_write"]()
     try:
@@ -208,7 +212,7 @@ def show(
     cat: Catalog,
     store: Store,
     reviewer: Reviewer,
-    queue: Queue,
+    queue: Queue | None,
     cells: list[str],
     labels: dict[str, str],
     mode: Mode,
@@ -219,12 +223,18 @@ def show(
     """Mount the review loop for `queue` (its `cells` in the reviewer's order).
 
     `original` maps cells to their original challenge label (shown in single mode where it
-    differs); `after_write` is called after events were stored (to drop cached reads).
+    differs); `after_write` is called after events were stored (to drop cached reads). With
+    no queue (mode CELL: one cell, from its own page) the votes belong to no queue, and the
+    first vote on the cell reruns the whole page, which then shows the cell's history (blind
+    review: an annotator sees others' votes only after voting).
     """
     who = hashlib.sha1(f"{store.url}\n{reviewer.name}".encode()).hexdigest()[:16]
-    key = f"rl_{mode.name}_{who}_{queue.id}"
+    scope = str(queue.id) if queue is not None else f"cell:{cells[0]}"
+    key = f"rl_{mode.name}_{who}_{scope}"
     state = _state(key)
-    hidden = bool(queue.options.get("hide_label"))
+    if state.pop("reveal", False) and queue is None:
+        st.rerun(scope="app")  # the acknowledgements stay in the state for that run
+    hidden = bool(queue.options.get("hide_label")) if queue is not None else False
     sig = hashlib.sha1(f"{hidden}\n{len(cells)}\n{chr(10).join(cells)}".encode()).hexdigest()[:12]
     if state["sig"] != sig:  # another order or other cells: the browser's pages are stale
         state.update(sig=sig, have=set(), sent=set())
@@ -266,7 +276,7 @@ def show(
         p = in_window.index(c) // mode.page_size if c in in_window else None
         if p is not None:
             ahead.setdefault(window[0] + p, on_pages[window[0] + p])
-    sent_now = _images(cat, mode, ahead, page, sent)
+    sent_now = _images(cat, mode, ahead, page, sent) if mode is not CELL else {}
     state["sent"] = sent | set(sent_now)
     state["need"] = []
     cursor = next((c for c in on_pages[page] if c not in votes), on_pages[page][0])
@@ -278,7 +288,7 @@ def show(
         }
         state["large"] = None
     data = {
-        "storage": f"wbc-loop:{who}:{queue.id}",
+        "storage": f"wbc-loop:{who}:{scope}",
         "mode": mode.name,
         "code_id": CODE_ID,
         "sig": sig,
@@ -305,10 +315,37 @@ def show(
         state["code"] = CODE_ID
     state["acked"] = {}
     ctx = {
-        "store": store, "reviewer": reviewer, "queue": queue, "labels": labels, "cells": cells,
+        "store": store, "reviewer": reviewer, "queue_id": queue.id if queue is not None else None,
+        "labels": labels, "cells": cells,
         "after_write": after_write,
     }  # fmt: skip
     _component(key=key, data=data, on_events_change=lambda: _receive(key, ctx), width="stretch")
+
+
+def cell_vote(cat: Catalog, store: Store | None, reviewer: Reviewer | None, cell: str) -> None:
+    """Your vote on one cell, on its own page, and the cell's review history below it: the
+    review loop's keys and events for that cell (stored once each, acknowledged), or a line
+    saying what is missing to vote. The history follows blind review (audit.cell_history)."""
+    st.markdown("**Your vote on this cell**")
+    if store is None:
+        st.caption("No review store is open: votes cannot be stored from here.")
+    elif reviewer is None:
+        st.caption("Enter your name in the sidebar to vote on this cell.")
+    elif not can(reviewer, "vote"):
+        st.caption(f"The {reviewer.role} role does not vote.")
+    else:
+        labels = catalog_labels(cat, cached_cells(cat.cursor(), cat.fingerprint))
+        _cell_loop(cat, store, reviewer, cell, labels)
+    with st.expander("Review history of this cell"):
+        if store is None:
+            st.caption("No review store is open.")
+        else:
+            audit_ui.cell_history(cell, store, reviewer)
+
+
+@st.fragment
+def _cell_loop(cat: Catalog, store: Store, reviewer: Reviewer, cell: str, labels) -> None:
+    show(cat, store, reviewer, None, [cell], labels, CELL, after_write=after_write)
 
 
 def _static() -> dict:

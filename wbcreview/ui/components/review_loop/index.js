@@ -217,7 +217,7 @@ function current(S) {
 
 function order(S) {
   const desc = current(S);
-  if (S.data.mode === 'single' || S.data.hidden) return desc.cells.map((c) => c[0]);
+  if (S.data.mode !== 'gallery' || S.data.hidden) return desc.cells.map((c) => c[0]);
   return groups(S).flatMap((g) => g.cells);
 }
 
@@ -271,7 +271,7 @@ function decide(S, cells, kind) {
   if (kind.code) ev.code = kind.code;
   else ev.action = kind.action;
   if (kind.reason) ev.reason = kind.reason;
-  if (data.mode === 'single') {
+  if (data.mode !== 'gallery') {
     const box = S.root && S.root.querySelector('.rl-comment');
     if (box && box.value.trim()) {
       ev.comment = box.value.trim();
@@ -326,7 +326,7 @@ function goPage(S, p) {
   S.page = p;
   const cells = order(S);
   S.cursor = cells.find((c) => !vote(S, c)) || cells[0] || null;
-  if (S.data.mode === 'single' && p < S.prevPage) S.cursor = cells[cells.length - 1] || null;
+  if (S.data.mode !== 'gallery' && p < S.prevPage) S.cursor = cells[cells.length - 1] || null;
   S.sel = new Set();
   S.anchor = S.cursor;
   S.confirm = false;
@@ -415,7 +415,7 @@ function moveCursor(S, delta, extend) {
 function handleKey(S, name, shift, ctrl) {
   const data = S.data;
   const keys = data.keys;
-  const single = data.mode === 'single';
+  const single = data.mode !== 'gallery';
   if (S.pendingPage !== null) {
     S.buffer.push([name, shift, ctrl]);
     return true;
@@ -441,6 +441,8 @@ function handleKey(S, name, shift, ctrl) {
     S.confirm = false;
     if (name === 'ESCAPE') return true;
   }
+  // on a cell's own page the arrows, Enter and the page keys stay the page's (previous/next cell)
+  if (data.mode === 'cell' && ['ARROWLEFT', 'ARROWRIGHT', 'ARROWUP', 'ARROWDOWN', 'ENTER', 'N', 'PAGEUP', 'PAGEDOWN', ' ', 'G', 'I'].includes(name)) return false;
   const cls = keys.classes.find((c) => c[1] === name);
   if (cls && !ctrl) return doVote(S, { code: cls[0] });
   const reason = keys.remove.find((r) => r[0] === name);
@@ -526,7 +528,7 @@ function handleKey(S, name, shift, ctrl) {
 }
 
 function doVote(S, kind) {
-  const single = S.data.mode === 'single';
+  const single = S.data.mode !== 'gallery';
   const cells = single ? (S.cursor ? [S.cursor] : []) : targets(S);
   if (!cells.length) {
     S.flash = single ? 'No cell here.' : 'Select a tile first: click it, or move with the arrow keys.';
@@ -597,7 +599,9 @@ function drawStatus(S, box) {
   const pages = data.pages_total || 1;
   const desc = current(S);
   const voted = desc.cells.filter((c) => vote(S, c[0])).length;
-  if (data.mode === 'single') {
+  if (data.mode === 'cell') {
+    line.append(el('b', null, 'Press a class key to vote'));
+  } else if (data.mode !== 'gallery') {
     const cells = order(S);
     const at = (S.page || 0) * data.page_size + cells.indexOf(S.cursor) + 1;
     line.append(el('b', null, `Cell ${at.toLocaleString()} of ${data.total.toLocaleString()}`));
@@ -665,7 +669,7 @@ function keyBar(S, single) {
   if (!single) {
     actions.push(['G', 'gallery'], ['ENTER', 'sign off'], ['KEEPREST', 'keep the rest, next page'], ['I', 'enlarge'], ['N', 'next page']);
   }
-  else actions.push(['ARROWLEFT', 'previous'], ['ARROWRIGHT', 'next']);
+  else if (S.data.mode === 'single') actions.push(['ARROWLEFT', 'previous'], ['ARROWRIGHT', 'next']);
   for (const [key, text] of actions) {
     const b = button(S, key, '');
     const label = { ENTER: '⏎', KEEPREST: '⇧⏎', ARROWLEFT: '←', ARROWRIGHT: '→' }[key] || key;
@@ -748,6 +752,13 @@ function drawGallery(S, root) {
 function drawSingle(S, root) {
   const data = S.data;
   const cell = S.cursor;
+  if (data.mode === 'cell') {
+    // the cell's own page shows its images: only the label, your vote and the comment here
+    const side = sidePanel(S, cell);
+    side.classList.add('rl-cellvote');
+    root.append(side);
+    return;
+  }
   const wrap = el('div', 'rl-single');
   const left = el('div', 'rl-images');
   const head = el('div', 'rl-cellhead');
@@ -794,6 +805,13 @@ function drawSingle(S, root) {
       S.figs.set(next, pre);
     }
   }
+  wrap.append(left, sidePanel(S, cell));
+  root.append(wrap);
+}
+
+function sidePanel(S, cell) {
+  // the label, your vote on `cell` (saving / saved) and the comment box
+  const data = S.data;
   const right = el('div', 'rl-side');
   const label = labelOf(S, cell);
   const v = vote(S, cell);
@@ -818,8 +836,7 @@ function drawSingle(S, root) {
   comment.placeholder = 'Comment (optional, saved with your next vote; Enter leaves the box)';
   if (S.commentDraft) comment.value = S.commentDraft;
   right.append(comment);
-  wrap.append(left, right);
-  root.append(wrap);
+  return right;
 }
 
 function drawLarge(S, root) {
@@ -861,7 +878,7 @@ function draw(S) {
   const box = root.querySelector('.rl-comment');
   if (box) S.commentDraft = box.value;
   root.replaceChildren();
-  const single = S.data.mode === 'single';
+  const single = S.data.mode !== 'gallery';
   const top = el('div', 'rl-top');
   drawStatus(S, top);
   root.append(top);
@@ -888,7 +905,7 @@ function flush(S, force) {
   for (const desc of Object.values(S.pages)) {
     for (const c of desc.cells) {
       const im = S.images[c[0]];
-      if (!im || !(S.data.mode === 'single' ? im.d : im.t)) need.push(c[0]);
+      if (S.data.mode !== 'cell' && (!im || !(S.data.mode !== 'gallery' ? im.d : im.t))) need.push(c[0]);
     }
   }
   const page = S.pendingPage !== null ? S.pendingPage : S.page;
