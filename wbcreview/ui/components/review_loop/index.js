@@ -113,7 +113,10 @@ function newLoop(key) {
 
 function persist(S) {
   try {
-    sessionStorage.setItem(S.key, JSON.stringify({ seq: S.seq, events: S.events }));
+    // nothing waiting: no entry (a Cell page per cell visited would otherwise leave one each;
+    // the sequence only orders the events of one message, so it may start again)
+    if (!S.events.length) sessionStorage.removeItem(S.key);
+    else sessionStorage.setItem(S.key, JSON.stringify({ seq: S.seq, events: S.events }));
   } catch (e) {
     stats().errors.push(String(e));
   }
