@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from wbcreview.review import events as ev
-from wbcreview.review.store import Reviewer, StoreUnavailable
+from wbcreview.review.store import InvalidVote, Reviewer, StoreUnavailable
 
 pytest_plugins = ["tests.store_fixtures"]
 
@@ -175,3 +175,24 @@ def test_an_event_names_what_is_wrong():
         ev.parse_event(_event(1, cells=[], code="LY"))
     long = _event(1, cells=[CELLS[0]], action="unsure", comment="x" * 5000)
     assert len(ev.parse_event(long).comment) == 2000
+
+
+def test_add_votes_stores_all_or_nothing(store, queue):
+    good = {"cell_id": CELLS[0], "action": "retain", "uid": str(uuid.uuid4())}
+    bad = {"cell_id": CELLS[1], "action": "correct", "uid": str(uuid.uuid4())}  # no label
+    with pytest.raises(InvalidVote):
+        store.add_votes(ANNA, [good, bad])
+    assert _rows(store).empty
+    assert store.add_votes(ANNA, [good]) == [good["uid"]]
+    assert store.add_votes(ANNA, [good]) == []  # a retry writes nothing
+
+
+def test_outside_a_queue_an_undo_takes_back_the_last_vote_on_its_own_cell(store, queue):
+    events, _ = ev.parse_events(
+        [_event(1, cells=[CELLS[0]], code="BL"), _event(2, cells=[CELLS[1]], code="BL")]
+    )
+    ev.apply_events(store, ANNA, None, events, LABELS, CELLS)
+    undo, _ = ev.parse_events([_event(3, kind="undo")])
+    out = ev.apply_events(store, ANNA, None, undo, LABELS, CELLS, undo_cell=CELLS[0])
+    assert out.undid and out.acked == {undo[0].id: ""}
+    assert ev.vote_states(store, ANNA, CELLS[:2]) == {CELLS[1]: ["correct", "BL", None]}

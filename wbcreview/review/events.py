@@ -177,6 +177,7 @@ def apply_events(
     labels: Mapping[str, str],
     queue_cells: Iterable[str],
     done: Iterable[str] = (),
+    undo_cell: str | None = None,
 ) -> Outcome:
     """Store `events` in sequence order, each exactly once; return the Outcome.
 
@@ -185,12 +186,11 @@ def apply_events(
     so that only the refused event carries the reason. `labels` (cell -> current label)
     turns a class key on a cell of that class into a 'retain'; a cell not in `queue_cells`
     is refused; ids in `done` were acknowledged in this session already and are not sent
-    to the store again. With no `queue_id` (one cell voted on from its own page) the cells
-    are `queue_cells` and an undo takes back the reviewer's last action on the first of them.
+    to the store again. An undo takes back the reviewer's last action in the queue, or on
+    its cell when the event names one (else on `undo_cell` when given): votes made outside a
+    queue (`queue_id` None: the Cell page, a Browse tile) are undone cell by cell.
     """
-    listed = list(queue_cells)
-    allowed = set(listed)
-    undo_cell = None if queue_id is not None or not listed else listed[0]
+    allowed = set(queue_cells)
     finished = set(done)
     out = Outcome()
     run: list[Event] = []
@@ -241,7 +241,8 @@ def apply_events(
             return out
         try:
             if event.kind == "undo":
-                store.undo_last(reviewer, queue_id=queue_id, cell_id=undo_cell, uid=event.id)
+                cell = event.cells[0] if event.cells else undo_cell
+                store.undo_last(reviewer, queue_id=queue_id, cell_id=cell, uid=event.id)
                 out.undid = True
             else:  # sign_off
                 store.sign_off(reviewer, queue_id, list(event.cells), uid=event.id)

@@ -176,7 +176,7 @@ def _receive(key: str, ctx: dict) -> None:
     events, problems = loop_events.parse_events(message.get("events"))
     outcome = loop_events.apply_events(
         ctx["store"], ctx["reviewer"], ctx["queue_id"], events, ctx["labels"], ctx["cells"],
-        done=state["done"].keys(),
+        done=state["done"].keys(), undo_cell=ctx["cells"][0] if ctx["queue_id"] is None else None,
     )  # fmt: skip
     acked = {**problems, **outcome.acked}
     for event_id, problem in outcome.acked.items():
