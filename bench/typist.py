@@ -35,6 +35,9 @@ LOOK_JS = """() => {
   let cell = null;
   if (S.data.mode === 'gallery') cell = cur ? cur.dataset.cell : null;
   else if (head && head.textContent.startsWith('Cell ') && S.cursor) cell = head.textContent.slice(5);
+  // a text box with the focus takes the keys (a person would click out of it first)
+  const a = document.activeElement;
+  if (a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA')) a.blur();
   return {cell, open: root.querySelectorAll('.rl-tile:not(.rl-done)').length,
           waiting: S.events.length, mode: S.data.mode, pending: S.pendingPage};
 }"""

@@ -187,7 +187,9 @@ def _receive(key: str, ctx: dict) -> None:
     state["unsaved"] = outcome.unsaved
     state["undid"] = state["undid"] or outcome.undid
     state["touched"] = sorted(outcome.touched)
-    state["reveal"] = bool(outcome.touched or outcome.undid) and ctx["queue_id"] is None
+    # outside a queue (the Cell page) the cell's first vote reruns the page: its history shows
+    first = ctx["queue_id"] is None and ctx["cells"][0] not in state.get("known_votes", {})
+    state["reveal"] = bool(outcome.touched) and first
     if outcome.touched and ctx.get("after_write"):
         ctx["after_write"]()
     try:
@@ -225,8 +227,9 @@ def show(
     `original` maps cells to their original challenge label (shown in single mode where it
     differs); `after_write` is called after events were stored (to drop cached reads). With
     no queue (mode CELL: one cell, from its own page) the votes belong to no queue, and the
-    first vote on the cell reruns the whole page, which then shows the cell's history (blind
-    review: an annotator sees others' votes only after voting).
+    reviewer's first vote on the cell reruns the whole page, which then shows the cell's
+    history (blind review: an annotator sees others' votes only after voting); later votes
+    rerun only the loop.
     """
     who = hashlib.sha1(f"{store.url}\n{reviewer.name}".encode()).hexdigest()[:16]
     scope = str(queue.id) if queue is not None else f"cell:{cells[0]}"
