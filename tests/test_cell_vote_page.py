@@ -1,4 +1,5 @@
-"""AppTest: voting on a cell from its own page, through the review loop's events.
+"""AppTest: voting on a cell from its own page and from a Browse tile, through the review
+loop's events.
 
 AppTest runs no JavaScript: the events the component sends are sent the way it sends them
 (tests/loop_helpers.py) and the page's answer and the store are checked. Blind review holds:
@@ -113,3 +114,49 @@ def test_the_cell_page_says_what_is_missing_to_vote(db_url, cells):
     at = open_cell(cell, None)
     assert "Enter your name in the sidebar to vote on this cell" in texts(at)
     assert not [e for e in at.get("bidi_component") if "review_loop" in e.proto.component_name]
+
+
+BROWSE = "pages/1_Browse.py"
+
+
+def open_browse(identity: dict | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if identity:
+        at.session_state["wbc_identity"] = identity
+    at.switch_page(BROWSE)
+    at.run()
+    assert not at.exception, at.exception[0].message if at.exception else ""
+    return at
+
+
+def test_a_vote_from_a_browse_tile_goes_through_the_loop_once_asked_for(db_url, cells):
+    at = open_browse({"name": "Ann", "team": "Team 1", "role": "annotator"})
+    assert not [e for e in at.get("bidi_component") if "review_loop" in e.proto.component_name]
+    at.toggle(key="bv_vote").set_value(True)
+    at.run()
+    at.toggle(key="id_demo_store").set_value(False)
+    at.run()
+    assert not at.exception, at.exception[0].message if at.exception else ""
+    data = loop_data(at)
+    assert data["mode"] == "browse" and data["images"] == {}
+    on_page = [c for c, _ in data["pages"]["0"]["cells"]]
+    assert len(on_page) > 1 and set(data["tiles"].values()) == set(on_page)
+    first, second = on_page[:2]
+    a, b = event(cells=[first], code="LY"), event(cells=[second], action="unsure")
+    answer = send(at, [a, b])
+    assert answer["acked"] == {a["id"]: "", b["id"]: ""}
+    assert vote_of(answer, first)[0] in ("correct", "retain") and vote_of(answer, second)[0] == (
+        "unsure"
+    )
+    assert own(db_url, "Ann") == {
+        first: (vote_of(answer, first)[0], vote_of(answer, first)[1], None),
+        second: ("unsure", None, None),
+    }
+    send(at, [event("undo", cells=[first])])  # Z on the tile pointed at: that tile's vote
+    assert own(db_url, "Ann") == {second: ("unsure", None, None)}
+
+
+def test_browse_offers_no_tile_vote_to_nobody(db_url):
+    at = open_browse(None)
+    assert not [t for t in at.toggle if t.key == "bv_vote"]

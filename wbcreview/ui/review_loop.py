@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from wbcreview.data import images, query
+from wbcreview.config import SettingError
+from wbcreview.data import images, query, source
 from wbcreview.data.catalog import Catalog
 from wbcreview.data.release import CELL_TYPES
 from wbcreview.review import events as loop_events
@@ -31,7 +32,7 @@ from wbcreview.review import workflow as review
 from wbcreview.review.store import REMOVE_REASONS, Queue, Reviewer, Store, StoreUnavailable, can
 from wbcreview.ui import audit as audit_ui
 from wbcreview.ui import browse
-from wbcreview.ui.session import after_write, cached_cells
+from wbcreview.ui.session import after_write, cached_cells, current_reviewer, open_store
 from wbcreview.views import browse as views
 
 _HERE = Path(__file__).parent / "components" / "review_loop"
@@ -59,6 +60,7 @@ class Mode:
 SINGLE = Mode("single", 10, 1, 3)
 GALLERY = Mode("gallery", gr.PAGE_SIZE, 1, 1)
 CELL = Mode("cell", 1, 0, 0)  # one cell voted on from its own page: no images, no queue
+BARE = ("cell", "browse")  # modes outside a queue: votes on cells the page already shows
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -176,7 +178,7 @@ def _receive(key: str, ctx: dict) -> None:
     events, problems = loop_events.parse_events(message.get("events"))
     outcome = loop_events.apply_events(
         ctx["store"], ctx["reviewer"], ctx["queue_id"], events, ctx["labels"], ctx["cells"],
-        done=state["done"].keys(), undo_cell=ctx["cells"][0] if ctx["queue_id"] is None else None,
+        done=state["done"].keys(), undo_cell=ctx.get("undo_cell"),
     )  # fmt: skip
     acked = {**problems, **outcome.acked}
     for event_id, problem in outcome.acked.items():
@@ -188,7 +190,9 @@ def _receive(key: str, ctx: dict) -> None:
     state["undid"] = state["undid"] or outcome.undid
     state["touched"] = sorted(outcome.touched)
     # outside a queue (the Cell page) the cell's first vote reruns the page: its history shows
-    first = ctx["queue_id"] is None and ctx["cells"][0] not in state.get("known_votes", {})
+    first = ctx.get("undo_cell") is not None and ctx["undo_cell"] not in state.get(
+        "known_votes", {}
+    )
     state["reveal"] = bool(outcome.touched) and first
     if outcome.touched and ctx.get("after_write"):
         ctx["after_write"]()
@@ -221,6 +225,7 @@ def show(
     *,
     original: dict[str, str] | None = None,
     after_write=None,
+    tiles: dict[str, str] | None = None,
 ) -> None:
     """Mount the review loop for `queue` (its `cells` in the reviewer's order).
 
@@ -229,10 +234,13 @@ def show(
     no queue (mode CELL: one cell, from its own page) the votes belong to no queue, and the
     reviewer's first vote on the cell reruns the whole page, which then shows the cell's
     history (blind review: an annotator sees others' votes only after voting); later votes
-    rerun only the loop.
+    rerun only the loop. Mode browse (no queue) votes on the Browse page's `cells`, the one
+    under the pointer: `tiles` maps each tile's cell key (config:image_id) to its cell.
     """
     who = hashlib.sha1(f"{store.url}\n{reviewer.name}".encode()).hexdigest()[:16]
-    scope = str(queue.id) if queue is not None else f"cell:{cells[0]}"
+    scope = str(queue.id) if queue is not None else mode.name
+    if mode is CELL:
+        scope = f"cell:{cells[0]}"
     key = f"rl_{mode.name}_{who}_{scope}"
     state = _state(key)
     if state.pop("reveal", False) and queue is None:
@@ -279,7 +287,7 @@ def show(
         p = in_window.index(c) // mode.page_size if c in in_window else None
         if p is not None:
             ahead.setdefault(window[0] + p, on_pages[window[0] + p])
-    sent_now = _images(cat, mode, ahead, page, sent) if mode is not CELL else {}
+    sent_now = _images(cat, mode, ahead, page, sent) if mode.name not in BARE else {}
     state["sent"] = sent | set(sent_now)
     state["need"] = []
     cursor = next((c for c in on_pages[page] if c not in votes), on_pages[page][0])
@@ -309,6 +317,8 @@ def show(
         "reply": state["reply"],
         "large": large,
     }
+    if tiles is not None and missing:
+        data["tiles"] = tiles
     if hidden:  # labels shown once voted: the current page's, as its votes go
         data["labels"] = {c: labels.get(c) for c in read if c in votes}
     if mode is SINGLE and original:
@@ -319,8 +329,8 @@ def show(
     state["acked"] = {}
     ctx = {
         "store": store, "reviewer": reviewer, "queue_id": queue.id if queue is not None else None,
-        "labels": labels, "cells": cells,
-        "after_write": after_write,
+        "labels": labels, "cells": cells if mode.name != "browse" else list(labels),
+        "after_write": after_write, "undo_cell": cells[0] if mode is CELL else None,
     }  # fmt: skip
     _component(key=key, data=data, on_events_change=lambda: _receive(key, ctx), width="stretch")
 
@@ -349,6 +359,43 @@ def cell_vote(cat: Catalog, store: Store | None, reviewer: Reviewer | None, cell
 @st.fragment
 def _cell_loop(cat: Catalog, store: Store, reviewer: Reviewer, cell: str, labels) -> None:
     show(cat, store, reviewer, None, [cell], labels, CELL, after_write=after_write)
+
+
+def browse_vote(cat: Catalog, rows) -> None:
+    """Vote from the Browse page's tiles (`rows`, the page shown): point at a tile and press a
+    class key (K, U, X and a reason; Z undoes your last vote on the tile pointed at). Off until
+    asked for (the store is opened then), and only for a reviewer chosen on a review page;
+    votes go through the review loop's events, blind review as everywhere (Browse shows no
+    one's votes)."""
+    reviewer = current_reviewer()
+    if reviewer is None or rows is None or rows.empty or not can(reviewer, "vote"):
+        return
+    if not st.toggle(
+        "Vote from the tiles",
+        key="bv_vote",
+        help="Point at a tile and press a class key (the Review keys); each vote is stored "
+        "once and shown as saved when the store acknowledges it.",
+    ):
+        return
+    try:
+        store = open_store(source.resolve(None), cat)
+    except (source.SourceError, SettingError) as exc:
+        st.caption(f"No review store: {exc}")
+        return
+    if store is None:
+        return  # open_store said why
+    tiles = {
+        views.cell_key(str(c), str(i)): str(cell)
+        for c, i, cell in zip(rows["config"], rows["image_id"], rows["cell_id"], strict=True)
+    }
+    labels = catalog_labels(cat, cached_cells(cat.cursor(), cat.fingerprint))
+    _browse_loop(cat, store, reviewer, list(dict.fromkeys(tiles.values())), tiles, labels)
+
+
+@st.fragment
+def _browse_loop(cat, store, reviewer, cells: list[str], tiles: dict[str, str], labels) -> None:
+    mode = Mode("browse", max(len(cells), 1), 0, 0)
+    show(cat, store, reviewer, None, cells, labels, mode, after_write=after_write, tiles=tiles)
 
 
 def _static() -> dict:

@@ -146,6 +146,7 @@ function absorb(S, data) {
   }
   if (data.large) for (const d of data.large.images || []) st.imageBytes += d[0].length;
   for (const [p, desc] of Object.entries(data.pages || {})) S.pages[Number(p)] = { cells: desc.cells };
+  if (data.tiles) S.tileKeys = data.tiles; // browse: a tile's cell key -> its cell
   for (const [cell, v] of Object.entries(data.votes || {})) {
     if (v) S.server[cell] = v;
     else delete S.server[cell];
@@ -159,7 +160,7 @@ function absorb(S, data) {
   S.data.original = S.original;
   if (S.page === null || !(S.page in S.pages)) {
     S.page = data.page;
-    S.cursor = data.cursor || null;
+    S.cursor = data.mode === 'browse' ? null : data.cursor || null; // browse: the tile pointed at
     S.sel = new Set();
   }
   // hold the pages around the current one; drop the images of cells on no held page
@@ -287,7 +288,10 @@ function decide(S, cells, kind) {
 
 function undo(S) {
   const last = S.history.pop();
-  const ev = { id: uuid4(), seq: ++S.seq, kind: 'undo', cells: [] };
+  // on Browse the undo is of your last vote on the tile pointed at (votes outside a queue
+  // are undone cell by cell)
+  const cells = S.data.mode === 'browse' && S.cursor ? [S.cursor] : [];
+  const ev = { id: uuid4(), seq: ++S.seq, kind: 'undo', cells };
   if (last) {
     for (const [cell, entry] of Object.entries(last.prev)) {
       S.overlay[cell] = { vote: entry ? entry.vote : null, ev: ev.id };
@@ -445,7 +449,7 @@ function handleKey(S, name, shift, ctrl) {
     if (name === 'ESCAPE') return true;
   }
   // on a cell's own page the arrows, Enter and the page keys stay the page's (previous/next cell)
-  if (data.mode === 'cell' && ['ARROWLEFT', 'ARROWRIGHT', 'ARROWUP', 'ARROWDOWN', 'ENTER', 'N', 'PAGEUP', 'PAGEDOWN', ' ', 'G', 'I'].includes(name)) return false;
+  if ((data.mode === 'cell' || data.mode === 'browse') && ['ARROWLEFT', 'ARROWRIGHT', 'ARROWUP', 'ARROWDOWN', 'ENTER', 'N', 'PAGEUP', 'PAGEDOWN', ' ', 'G', 'I'].includes(name)) return false;
   const cls = keys.classes.find((c) => c[1] === name);
   if (cls && !ctrl) return doVote(S, { code: cls[0] });
   const reason = keys.remove.find((r) => r[0] === name);
@@ -534,11 +538,12 @@ function doVote(S, kind) {
   const single = S.data.mode !== 'gallery';
   const cells = single ? (S.cursor ? [S.cursor] : []) : targets(S);
   if (!cells.length) {
-    S.flash = single ? 'No cell here.' : 'Select a tile first: click it, or move with the arrow keys.';
+    if (S.data.mode === 'browse') S.flash = 'Point at a tile first, then press the key.';
+    else S.flash = single ? 'No cell here.' : 'Select a tile first: click it, or move with the arrow keys.';
     return true;
   }
   decide(S, cells, kind);
-  if (single) advance(S);
+  if (single && S.data.mode === 'single') advance(S);
   else afterGalleryVote(S);
   return true;
 }
@@ -604,6 +609,8 @@ function drawStatus(S, box) {
   const voted = desc.cells.filter((c) => vote(S, c[0])).length;
   if (data.mode === 'cell') {
     line.append(el('b', null, 'Press a class key to vote'));
+  } else if (data.mode === 'browse') {
+    line.append(el('b', null, S.cursor ? `Tile ${S.cursor}: press a class key to vote` : 'Point at a tile, then press a class key'));
   } else if (data.mode !== 'gallery') {
     const cells = order(S);
     const at = (S.page || 0) * data.page_size + cells.indexOf(S.cursor) + 1;
@@ -755,6 +762,11 @@ function drawGallery(S, root) {
 function drawSingle(S, root) {
   const data = S.data;
   const cell = S.cursor;
+  if (data.mode === 'browse') {
+    markTiles(S);
+    if (cell) root.append(sidePanel(S, cell));
+    return;
+  }
   if (data.mode === 'cell') {
     // the cell's own page shows its images: only the label, your vote and the comment here
     const side = sidePanel(S, cell);
@@ -840,6 +852,44 @@ function sidePanel(S, cell) {
   if (S.commentDraft) comment.value = S.commentDraft;
   right.append(comment);
   return right;
+}
+
+function tileCell(S, a) {
+  // the cell of a Browse tile (a link to the Cell page with cell=<config>:<image_id>)
+  try {
+    const key = new URL(a.getAttribute('href'), window.location.href).searchParams.get('cell');
+    return (S.tileKeys || {})[key] || null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function markTiles(S) {
+  // Browse's tiles are the page's markup: only an outline and a title change (inline, so the
+  // grid's own CSS is untouched): dashed on the tile pointed at, green once your vote is saved
+  // (orange while saving; double on the tile pointed at)
+  for (const a of document.querySelectorAll('a.wbc-tile[href*="cell="]')) {
+    const cell = tileCell(S, a);
+    if (!cell) continue;
+    const v = vote(S, cell);
+    let outline = cell === S.cursor ? '3px dashed #f0a000' : '';
+    if (v) outline = `3px ${cell === S.cursor ? 'double' : 'solid'} ${pending(S, cell) ? '#b26a00' : '#2e7d32'}`;
+    if (a.style.outline !== outline) a.style.outline = outline;
+    const text = v ? `Your vote: ${describe(S, v)}${pending(S, cell) ? ' (saving)' : ' (saved)'}` : '';
+    if ((a.dataset.wbcVote || '') !== text) {
+      a.dataset.wbcVote = text;
+      if (text) a.title = `${a.title.split(' · Your vote')[0]} · ${text}`;
+    }
+  }
+}
+
+function onPoint(S, event) {
+  const a = event.target && event.target.closest && event.target.closest('a.wbc-tile[href*="cell="]');
+  if (!a) return;
+  const cell = tileCell(S, a);
+  if (!cell || cell === S.cursor) return;
+  S.cursor = cell;
+  draw(S);
 }
 
 function drawLarge(S, root) {
@@ -933,7 +983,9 @@ function flush(S, force) {
 function onKey(S, event) {
   const path = event.composedPath ? event.composedPath() : [event.target];
   const t = path[0] || event.target;
-  if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
+  // a box that takes text keeps its keys; a toggle or a checkbox with the focus does not
+  const box = t && t.tagName === 'INPUT' && !['checkbox', 'radio', 'button', 'submit', 'range'].includes(t.type);
+  if (t && (box || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
     if (t.classList && t.classList.contains('rl-comment') && (event.key === 'Enter' || event.key === 'Escape')) {
       t.blur();
       event.preventDefault();
@@ -1046,14 +1098,17 @@ export default function (component, impl) {
   draw(S);
   const key = (e) => onKey(S, e);
   const click = (e) => onClick(S, e);
+  const point = (e) => onPoint(S, e);
   if (window.__wbcLoopListeners) {
-    const [k, c] = window.__wbcLoopListeners;
+    const [k, c, m] = window.__wbcLoopListeners;
     document.removeEventListener('keydown', k, true);
     document.removeEventListener('click', c, true);
+    document.removeEventListener('mouseover', m, true);
   }
-  window.__wbcLoopListeners = [key, click];
+  window.__wbcLoopListeners = [key, click, point];
   document.addEventListener('keydown', key, true);
   document.addEventListener('click', click, true);
+  if (data.mode === 'browse') document.addEventListener('mouseover', point, true);
   if (S.timer) clearInterval(S.timer);
   const timer = setInterval(() => flush(S), 1000);
   S.timer = timer;
@@ -1063,6 +1118,7 @@ export default function (component, impl) {
     if (S.timer === timer) S.timer = null;
     document.removeEventListener('keydown', key, true);
     document.removeEventListener('click', click, true);
+    document.removeEventListener('mouseover', point, true);
     if (window.__wbcLoopListeners && window.__wbcLoopListeners[0] === key) window.__wbcLoopListeners = null;
   };
 }
