@@ -154,3 +154,15 @@ def test_a_vote_from_a_browse_tile_and_one_from_the_cell_page_are_stored(page, t
     no_exception(page, server)
     screenshot(page, "cell-page-vote")
     assert typist.stored_in_order(url, name)[-1] == (cell, "retain", None, None)
+
+
+def test_shift_enter_keeps_the_rest_of_a_gallery_page_after_the_wrong_tiles(page, typing_app):
+    server, url, labels, queues = typing_app
+    name = "Sweeper"
+    _open(page, server, f"Gallery_review?queue={queues['gallery']}", name)
+    typed = typist.type_gallery_pages(page, 2, labels, interval_ms=80, seed=7)
+    page.wait_for_function(typist.SAVED_JS, timeout=120_000)
+    no_exception(page, server)
+    stored = typist.stored_in_order(url, name)
+    assert typist.problems(typed.expected, stored) == []
+    assert len(stored) == 96 and typed.keys < 40  # two pages of 48 decisions, few keys
