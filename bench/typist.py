@@ -35,6 +35,9 @@ LOOK_JS = """() => {
   let cell = null;
   if (S.data.mode === 'gallery') cell = cur ? cur.dataset.cell : null;
   else if (head && head.textContent.startsWith('Cell ') && S.cursor) cell = head.textContent.slice(5);
+  // a text box with the focus takes the keys (a person would click out of it first)
+  const a = document.activeElement;
+  if (a && (a.tagName === 'INPUT' || a.tagName === 'TEXTAREA')) a.blur();
   return {cell, open: root.querySelectorAll('.rl-tile:not(.rl-done)').length,
           waiting: S.events.length, mode: S.data.mode, pending: S.pendingPage};
 }"""
@@ -144,6 +147,79 @@ async def type_decisions_async(
             await asyncio.sleep(delay)
         await page.keyboard.press(_press_name(key))
         typed.keys += 1
+    typed.seconds = time.perf_counter() - start
+    return typed
+
+
+PAGE_JS = """() => {
+  const S = window.__wbcLoop;
+  if (!S || !S.root || S.pendingPage !== null || !S.pages[S.page]) return null;
+  const tiles = [...S.root.querySelectorAll('.rl-tile')];
+  const cells = S.pages[S.page].cells.map((c) => c[0]);
+  if (tiles.length !== cells.length || tiles.some((t) => !t.querySelector('img').complete)) return null;
+  return {page: S.page, cells, open: S.root.querySelectorAll('.rl-tile:not(.rl-done)').length,
+          total: S.data.pages_total};
+}"""
+
+
+def type_gallery_pages(
+    page,
+    pages: int,
+    labels: dict[str, str],
+    *,
+    wrong: float = 0.1,
+    interval_ms: float = 80,
+    seed: int = 0,
+) -> Typed:
+    """Gallery review as it is used: on each page click the few wrong tiles (a seeded share
+    `wrong` of them, at least one) and press the class they are, then Shift+Enter keeps the
+    rest and turns the page. One action (click, key) every `interval_ms`; every tile of the
+    page is a decision. The store must hold the corrections in order, then the page's other
+    cells as 'retain' in queue order (the sign-off)."""
+    rng = random.Random(seed)
+    typed = Typed()
+    start = time.perf_counter()
+    tick = start
+    codes = list(CLASS_KEYS)
+
+    def act(fn) -> None:
+        nonlocal tick
+        tick += interval_ms / 1000
+        delay = tick - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        fn()
+        typed.keys += 1
+
+    done = 0
+    turned: set[int] = set()
+    while done < pages:
+        look = page.evaluate(PAGE_JS)
+        if look is not None and look["open"] == 0 and look["page"] not in turned:
+            turned.add(look["page"])  # signed off, still here (a loop that stays): N, once
+            act(lambda: page.keyboard.press("n"))
+            continue
+        if look is None or look["open"] != len(look["cells"]):
+            typed.waits += 1
+            if typed.waits > 6000:
+                raise TimeoutError(f"the next gallery page did not come: {look}")
+            page.wait_for_timeout(20)
+            tick = max(tick, time.perf_counter() - interval_ms / 1000)
+            continue
+        cells = look["cells"]
+        marked = [c for c in cells if rng.random() < wrong] or [rng.choice(cells)]
+        for cell in marked:
+            code = rng.choice([c for c in codes if c != labels.get(cell)])
+            act(lambda cell=cell: page.click(f".rl-tile[data-cell='{cell}']"))
+            act(lambda code=code: page.keyboard.press(CLASS_KEYS[code].lower()))
+            typed.expected.append((cell, "correct", code, None))
+        act(lambda: page.keyboard.press("Shift+Enter"))
+        if page.evaluate("() => window.__wbcLoop.confirm"):  # a loop without the one key
+            act(lambda: page.keyboard.press("Enter"))
+        typed.expected += [(c, "retain", None, None) for c in cells if c not in marked]
+        done += 1
+        if look["page"] + 1 >= look["total"]:
+            break
     typed.seconds = time.perf_counter() - start
     return typed
 

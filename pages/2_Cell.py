@@ -1,12 +1,12 @@
-"""Cell: one cell at full size beside its pristine source, with its metadata and neighbours."""
+"""Cell: one cell at full size beside its pristine source, with its metadata and neighbours,
+and your vote on it (the review loop's keys, stored once each)."""
 
 import streamlit as st
 
-from wbcreview.ui import audit as audit_ui
-from wbcreview.ui import browse
+from wbcreview.ui import browse, review_loop
 from wbcreview.ui.page import page
 
-with page("Cell", links=True, heading="") as ws:
+with page("Cell", links=True, heading="", store="optional") as ws:
     cur = ws.cursor()
     state = browse.view_state()
     browse.ignored_warning(state)
@@ -21,5 +21,4 @@ with page("Cell", links=True, heading="") as ws:
     else:
         browse.cell_navigation(cur, ws, state, row)
         browse.cell_view(cur, ws, state, row)
-        with st.expander("Review history of this cell"):
-            audit_ui.cell_history(row["cell_id"], ws)
+        review_loop.cell_vote(ws, str(row["cell_id"]))

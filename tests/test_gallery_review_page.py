@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.loop_helpers import cells_of, event, label_of, loop_data, send, send_large, vote_of
+from tests.loop_helpers import (
+    cells_of,
+    event,
+    label_of,
+    loop_data,
+    reply_bytes,
+    send,
+    send_large,
+    vote_of,
+)
 from wbcreview.data import catalog
 from wbcreview.review import workflow as review
 from wbcreview.review.store import Reviewer, Store
@@ -107,6 +116,9 @@ def test_the_page_of_tiles_votes_sign_off_and_undo_through_the_loop(db_url, cell
     answer = send(app.at, [event(cells=two, code="LY")])
     assert answer["images"] == {}  # nothing the browser has is sent again
     answer = send(app.at, [event(cells=[smudge], action="remove", reason="smudge")])
+    # the answer to a vote: ids, the page's votes; no page, image, script or CSS again
+    assert answer["reply_pages"] == [] and "code" not in answer and answer["acked"]
+    assert reply_bytes(app.at) < 5000
     votes = current(db_url)
     assert {votes[c][:2] for c in two} == {("correct", "LY")}
     assert votes[smudge][0] == "remove" and len(votes) == 3

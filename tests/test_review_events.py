@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from wbcreview.review import events as ev
-from wbcreview.review.store import Reviewer, StoreUnavailable
+from wbcreview.review.store import InvalidVote, Reviewer, StoreUnavailable
 
 pytest_plugins = ["tests.store_fixtures"]
 
@@ -86,27 +86,69 @@ def test_sign_off_keeps_every_unvoted_cell_once(store, queue):
     assert [states[c][0] for c in CELLS[1:4]] == ["retain"] * 3 and len(_rows(store)) == 4
 
 
+def test_the_votes_of_a_round_trip_are_one_transaction_and_an_undo_ends_the_run(
+    store, queue, monkeypatch
+):
+    events, _ = ev.parse_events(
+        [_event(i + 1, cells=[CELLS[i]], code="BL") for i in range(3)]
+        + [_event(4, kind="undo"), _event(5, cells=[CELLS[4]], action="unsure")]
+    )
+    real = store.add_votes
+    calls = []
+
+    def counted(reviewer, items):
+        calls.append([item["cell_id"] for item in items])
+        return real(reviewer, items)
+
+    monkeypatch.setattr(store, "add_votes", counted)
+    out = ev.apply_events(store, ANNA, queue, events, LABELS, CELLS)
+    assert out.acked == {e.id: "" for e in events} and out.undid
+    assert calls == [CELLS[:3], [CELLS[4]]]
+    assert ev.vote_states(store, ANNA, CELLS[:5]) == {
+        CELLS[0]: ["correct", "BL", None],
+        CELLS[1]: ["correct", "BL", None],
+        CELLS[4]: ["unsure", None, None],
+    }
+
+
 def test_a_store_that_does_not_answer_leaves_that_event_and_the_later_ones_unacknowledged(
     store, queue, monkeypatch
 ):
-    events, _ = ev.parse_events([_event(i + 1, cells=[CELLS[i]], code="BL") for i in range(3)])
-    real = store.add_vote
+    events, _ = ev.parse_events(
+        [_event(1, cells=[CELLS[0]], code="BL"), _event(2, kind="undo")]
+        + [_event(i + 3, cells=[CELLS[i]], code="BL") for i in (1, 2)]
+    )
+    real = store.add_votes
     calls = []
 
-    def flaky(reviewer, cell, *args, **kwargs):
-        calls.append(cell)
-        if cell == CELLS[1]:
+    def flaky(reviewer, items):
+        calls.append([item["cell_id"] for item in items])
+        if any(item["cell_id"] == CELLS[1] for item in items):
             raise StoreUnavailable("database is locked")
-        return real(reviewer, cell, *args, **kwargs)
+        return real(reviewer, items)
 
-    monkeypatch.setattr(store, "add_vote", flaky)
+    monkeypatch.setattr(store, "add_votes", flaky)
     out = ev.apply_events(store, ANNA, queue, events, LABELS, CELLS)
-    assert list(out.acked) == [events[0].id] and "locked" in out.unsaved
-    assert calls == CELLS[:2]  # the third was not tried before the second
-    monkeypatch.setattr(store, "add_vote", real)
+    assert list(out.acked) == [e.id for e in events[:2]] and "locked" in out.unsaved
+    assert calls == [[CELLS[0]], CELLS[1:3]]  # the run of two failed as one transaction
+    assert list(_rows(store)["action"]) == ["correct", "undo"]
+    monkeypatch.setattr(store, "add_votes", real)
     out = ev.apply_events(store, ANNA, queue, events, LABELS, CELLS, done=out.acked)
     assert list(out.acked) == [e.id for e in events] and out.unsaved is None
-    assert list(_rows(store)["cell_id"]) == CELLS[:3]
+    assert list(_rows(store)["cell_id"]) == [CELLS[0], CELLS[0], CELLS[1], CELLS[2]]
+
+
+def test_one_refused_vote_in_a_run_does_not_hold_back_the_others(store, queue):
+    taken = _event(1, cells=[CELLS[0]], code="BL")
+    ev.apply_events(store, ANNA, queue, ev.parse_events([taken])[0], LABELS, CELLS)
+    reused = {**taken, "seq": 3, "cells": [CELLS[2]]}  # the same uid on another cell
+    events, _ = ev.parse_events(
+        [_event(2, cells=[CELLS[1]], code="BL"), reused, _event(4, cells=[CELLS[3]], code="BL")]
+    )
+    out = ev.apply_events(store, ANNA, queue, events, LABELS, CELLS)
+    assert [bool(out.acked[e.id]) for e in events] == [False, True, False]
+    assert "already used" in out.acked[reused["id"]]
+    assert list(_rows(store)["cell_id"]) == [CELLS[0], CELLS[1], CELLS[3]]
 
 
 def test_refused_events_are_acknowledged_with_their_reason_and_nothing_is_stored(store, queue):
@@ -133,3 +175,24 @@ def test_an_event_names_what_is_wrong():
         ev.parse_event(_event(1, cells=[], code="LY"))
     long = _event(1, cells=[CELLS[0]], action="unsure", comment="x" * 5000)
     assert len(ev.parse_event(long).comment) == 2000
+
+
+def test_add_votes_stores_all_or_nothing(store, queue):
+    good = {"cell_id": CELLS[0], "action": "retain", "uid": str(uuid.uuid4())}
+    bad = {"cell_id": CELLS[1], "action": "correct", "uid": str(uuid.uuid4())}  # no label
+    with pytest.raises(InvalidVote):
+        store.add_votes(ANNA, [good, bad])
+    assert _rows(store).empty
+    assert store.add_votes(ANNA, [good]) == [good["uid"]]
+    assert store.add_votes(ANNA, [good]) == []  # a retry writes nothing
+
+
+def test_outside_a_queue_an_undo_takes_back_the_last_vote_on_its_own_cell(store, queue):
+    events, _ = ev.parse_events(
+        [_event(1, cells=[CELLS[0]], code="BL"), _event(2, cells=[CELLS[1]], code="BL")]
+    )
+    ev.apply_events(store, ANNA, None, events, LABELS, CELLS)
+    undo, _ = ev.parse_events([_event(3, kind="undo")])
+    out = ev.apply_events(store, ANNA, None, undo, LABELS, CELLS, undo_cell=CELLS[0])
+    assert out.undid and out.acked == {undo[0].id: ""}
+    assert ev.vote_states(store, ANNA, CELLS[:2]) == {CELLS[1]: ["correct", "BL", None]}

@@ -267,7 +267,7 @@ def test_an_unreachable_database_keeps_the_vote_for_retry(db_url, cells, monkeyp
     app.create_queue(chosen)
     app.be("Ann", "Team 1")
 
-    real = Store.add_vote
+    real = Store.add_votes
     down = {"on": True}
 
     def flaky(self, *args, **kwargs):
@@ -275,7 +275,7 @@ def test_an_unreachable_database_keeps_the_vote_for_retry(db_url, cells, monkeyp
             raise StoreUnavailable("the review database is unreachable (test): retry")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "add_vote", flaky)
+    monkeypatch.setattr(Store, "add_votes", flaky)
     first, second = event(cells=[chosen[0]], code="MO"), event(cells=[chosen[1]], code="LY")
     answer = send(app.at, [first, second])
     assert "unreachable" in answer["unsaved"] and answer["acked"] == {}  # both kept, unsent

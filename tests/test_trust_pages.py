@@ -114,14 +114,14 @@ def _store_down(monkeypatch, down: dict) -> None:
 
 
 def _votes_down(monkeypatch, down: dict) -> None:
-    real = Store.add_vote
+    real = Store.add_votes
 
     def flaky(self, *args, **kwargs):
         if down["on"]:
             raise StoreUnavailable("the review database is unreachable (test): retry")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Store, "add_vote", flaky)
+    monkeypatch.setattr(Store, "add_votes", flaky)
 
 
 def test_a_retry_is_refused_for_anyone_but_the_voter(db_url, cells, monkeypatch):  # noqa: F811

@@ -503,13 +503,17 @@ class Workspace:
 
         return events.vote_states(self.store, self.user, list(cells))
 
-    def apply_loop_events(self, queue_id: int, events: list, labels, cells, done=()):
+    def apply_loop_events(
+        self, queue_id: int | None, events: list, labels, cells, done=(), undo_cell=None
+    ):
         """Store the review loop's events (votes, undo, sign-off) for this user in order,
-        each exactly once; see review/events.apply_events for what comes back."""
+        each exactly once; `queue_id` None: votes of no queue (the Cell page, Browse tiles),
+        where `undo_cell` scopes an undo to one cell. See review/events.apply_events for what
+        comes back."""
         from wbcreview.review import events as loop_events
 
         return loop_events.apply_events(
-            self.store, self.user, queue_id, events, labels, cells, done=done
+            self.store, self.user, queue_id, events, labels, cells, done=done, undo_cell=undo_cell
         )
 
     def aggregation_choice(self) -> tuple[str, float]:

@@ -113,3 +113,56 @@ def test_the_reviewer_and_the_queue_are_kept_across_a_reload_and_a_new_tab(page,
     link = other.get_by_role("link", name="Single-cell mode: one cell at a time, full size")
     assert f"queue={queues['gallery']}" in link.get_attribute("href")
     other.close()
+
+
+def test_a_vote_from_a_browse_tile_and_one_from_the_cell_page_are_stored(page, typing_app):
+    import re
+
+    server, url, _labels, queues = typing_app
+    name = "Pointer"
+    _open(page, server, f"Review?queue={queues['single']}", name)
+    page.locator("[data-testid='stSidebarNav'] a", has_text=re.compile(r"^Browse$")).click()
+    page.wait_for_url(re.compile(r"/Browse"))
+    settle(page)
+    page.locator(".st-key-bv_vote label").first.click()
+    settle(page)
+    page.wait_for_function(
+        "() => window.__wbcLoop && window.__wbcLoop.data.mode === 'browse'", timeout=120_000
+    )
+    page.locator(".wbc-grid a.wbc-tile").nth(2).hover()
+    page.wait_for_function("() => window.__wbcLoop.cursor !== null")
+    cell = page.evaluate("() => window.__wbcLoop.cursor")
+    page.keyboard.press("u")
+    page.wait_for_function(typist.SAVED_JS, timeout=60_000)
+    no_exception(page, server)
+    screenshot(page, "browse-tile-vote")
+    assert typist.stored_in_order(url, name) == [(cell, "unsure", None, None)]
+    outline = page.locator(".wbc-grid a.wbc-tile").nth(2).evaluate("a => a.style.outline")
+    assert "rgb(46, 125, 50)" in outline  # green: your vote on it is saved
+
+    page.locator(".wbc-grid a.wbc-tile").nth(2).click()  # open it: the Cell page
+    page.wait_for_url(re.compile(r"/Cell"))
+    settle(page)
+    screenshot(page, "cell-page-opened")
+    page.wait_for_function(
+        "() => window.__wbcLoop && window.__wbcLoop.data.mode === 'cell'", timeout=120_000
+    )
+    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+    page.keyboard.press("k")
+    page.wait_for_function(typist.SAVED_JS, timeout=60_000)
+    settle(page)
+    no_exception(page, server)
+    screenshot(page, "cell-page-vote")
+    assert typist.stored_in_order(url, name)[-1] == (cell, "retain", None, None)
+
+
+def test_shift_enter_keeps_the_rest_of_a_gallery_page_after_the_wrong_tiles(page, typing_app):
+    server, url, labels, queues = typing_app
+    name = "Sweeper"
+    _open(page, server, f"Gallery_review?queue={queues['gallery']}", name)
+    typed = typist.type_gallery_pages(page, 2, labels, interval_ms=80, seed=7)
+    page.wait_for_function(typist.SAVED_JS, timeout=120_000)
+    no_exception(page, server)
+    stored = typist.stored_in_order(url, name)
+    assert typist.problems(typed.expected, stored) == []
+    assert len(stored) == 96 and typed.keys < 40  # two pages of 48 decisions, few keys

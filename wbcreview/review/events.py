@@ -138,11 +138,13 @@ def vote_uid(event_id: str, cell: str, cells: int) -> str:
 class Outcome:
     """What a round trip did: `acked` maps each event id handled to '' (stored) or the
     reason it was refused; `unsaved` is the store's message when it did not answer (the
-    events from there on stay unacknowledged); `touched` the cells voted on."""
+    events from there on stay unacknowledged); `touched` the cells voted on; `undid` whether
+    an undo was stored (its cells are not known here: the caller reads them again)."""
 
     acked: dict[str, str] = field(default_factory=dict)
     unsaved: str | None = None
     touched: set[str] = field(default_factory=set)
+    undid: bool = False
 
 
 def _decision(event: Event, cell: str, labels: Mapping[str, str]) -> tuple[str, str | None]:
@@ -152,24 +154,78 @@ def _decision(event: Event, cell: str, labels: Mapping[str, str]) -> tuple[str, 
     return str(event.action), None
 
 
+def vote_rows(event: Event, labels: Mapping[str, str], queue_id: int | None) -> list[dict]:
+    """The store rows (Store.add_votes items) of a vote event: one per cell, each with the
+    uid vote_uid gives it, in one batch when the event covers several cells."""
+    rows = []
+    for cell in event.cells:
+        action, label = _decision(event, cell, labels)
+        rows.append({
+            "cell_id": cell, "action": action, "label": label, "reason": event.reason,
+            "comment": event.comment, "queue_id": queue_id,
+            "uid": vote_uid(event.id, cell, len(event.cells)),
+            "batch": event.id if len(event.cells) > 1 else None,
+        })  # fmt: skip
+    return rows
+
+
 def apply_events(
     store: Store,
     reviewer: Reviewer,
-    queue_id: int,
+    queue_id: int | None,
     events: Sequence[Event],
     labels: Mapping[str, str],
     queue_cells: Iterable[str],
     done: Iterable[str] = (),
+    undo_cell: str | None = None,
 ) -> Outcome:
     """Store `events` in sequence order, each exactly once; return the Outcome.
 
-    `labels` (cell -> current label) turns a class key on a cell of that class into a
-    'retain'; a cell not in `queue_cells` is refused; ids in `done` were acknowledged in
-    this session already and are not sent to the store again.
+    Consecutive votes go to the store in one transaction (an undo or a sign-off ends the
+    run); when the store refuses one of them, the run is written again one event at a time
+    so that only the refused event carries the reason. `labels` (cell -> current label)
+    turns a class key on a cell of that class into a 'retain'; a cell not in `queue_cells`
+    is refused; ids in `done` were acknowledged in this session already and are not sent
+    to the store again. An undo takes back the reviewer's last action in the queue, or on
+    its cell when the event names one (else on `undo_cell` when given): votes made outside a
+    queue (`queue_id` None: the Cell page, a Browse tile) are undone cell by cell.
     """
     allowed = set(queue_cells)
     finished = set(done)
     out = Outcome()
+    run: list[Event] = []
+
+    def stored(batch: list[Event]) -> None:
+        for event in batch:
+            out.acked[event.id] = ""
+            out.touched.update(event.cells)
+
+    def write_run() -> bool:
+        """Store the pending votes; False when the store did not answer."""
+        batch = list(run)
+        run.clear()
+        if not batch:
+            return True
+        try:
+            store.add_votes(reviewer, [r for e in batch for r in vote_rows(e, labels, queue_id)])
+        except (InvalidVote, PermissionDenied):
+            for event in batch:  # which one: one event per transaction
+                try:
+                    store.add_votes(reviewer, vote_rows(event, labels, queue_id))
+                except (InvalidVote, PermissionDenied) as exc:
+                    out.acked[event.id] = str(exc)
+                    continue
+                except StoreError as exc:
+                    out.unsaved = str(exc)
+                    return False
+                stored([event])
+            return True
+        except StoreError as exc:
+            out.unsaved = str(exc)
+            return False
+        stored(batch)
+        return True
+
     for event in sorted(events, key=lambda e: e.seq):
         if event.id in finished:
             out.acked[event.id] = ""
@@ -178,19 +234,16 @@ def apply_events(
         if stray:
             out.acked[event.id] = f"cell {stray[0][:40]} is not in this queue"
             continue
+        if event.kind == "vote":
+            run.append(event)
+            continue
+        if not write_run():
+            return out
         try:
-            if event.kind == "vote":
-                for cell in event.cells:
-                    action, label = _decision(event, cell, labels)
-                    store.add_vote(
-                        reviewer, cell, action, label=label, reason=event.reason,
-                        comment=event.comment, queue_id=queue_id,
-                        uid=vote_uid(event.id, cell, len(event.cells)),
-                        batch=event.id if len(event.cells) > 1 else None,
-                    )  # fmt: skip
-                out.touched.update(event.cells)
-            elif event.kind == "undo":
-                store.undo_last(reviewer, queue_id=queue_id, uid=event.id)
+            if event.kind == "undo":
+                cell = event.cells[0] if event.cells else undo_cell
+                store.undo_last(reviewer, queue_id=queue_id, cell_id=cell, uid=event.id)
+                out.undid = True
             else:  # sign_off
                 store.sign_off(reviewer, queue_id, list(event.cells), uid=event.id)
                 out.touched.update(event.cells)
@@ -199,8 +252,9 @@ def apply_events(
             continue
         except StoreError as exc:
             out.unsaved = str(exc)
-            break
+            return out
         out.acked[event.id] = ""
+    write_run()
     return out
 
 

@@ -885,6 +885,25 @@ class Store:
         self._write(lambda conn: _insert_votes(conn, [row]))
         return row["uid"]
 
+    def add_votes(self, reviewer: Reviewer, items: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Store several votes of `reviewer` in one transaction; return the uids that were new.
+
+        Each item has cell_id and action, and optionally label, reason, comment, image_id,
+        queue_id, uid and batch, as for add_vote (the review loop's votes of one round trip).
+        All or nothing: one invalid vote or reused uid raises InvalidVote and nothing is
+        stored; uids already stored for the same vote are skipped (a retry writes nothing).
+        """
+        _require(reviewer, "vote", "vote")
+        fields = ("label", "reason", "comment", "image_id", "queue_id", "uid", "batch")
+        rows = [
+            _vote_row(reviewer, item.get("cell_id"), item.get("action"),
+                      **{name: item.get(name) for name in fields})
+            for item in items
+        ]  # fmt: skip
+        if not rows:
+            return []
+        return self._write(lambda conn: _insert_votes(conn, rows))
+
     def import_votes(
         self, importer: Reviewer, rows: Iterable[Mapping[str, Any]], *, source: str
     ) -> list[str]:

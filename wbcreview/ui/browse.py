@@ -645,8 +645,9 @@ def _on_pager(state: BrowseState, key: str) -> None:
     _go_page(state, int(st.session_state[key]))
 
 
-def browse(cur, cat: Workspace, state: BrowseState) -> None:
-    """Counts, the thumbnail grid of the current page, and paging (keys: arrow left/right)."""
+def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
+    """Counts, the thumbnail grid of the current page, and paging (keys: arrow left/right);
+    returns the rows of the page shown (for voting from its tiles)."""
     fp = cat.fingerprint
     f = state.filter
     total = _count(cur, fp, f)
@@ -700,6 +701,7 @@ def browse(cur, cat: Workspace, state: BrowseState) -> None:
         query_params=f.to_params(),
         help="Opens the Review page with this filter; an admin turns it into a review queue.",
     )
+    return rows
 
 
 # --- the Cell page ----------------------------------------------------------------------------

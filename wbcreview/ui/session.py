@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitWidgetAlreadyInstantiatedError
 
 from wbcreview import config
 from wbcreview.data import source
@@ -208,14 +209,18 @@ def open_store(base: Workspace, user: Reviewer | None = None) -> Workspace | Non
     src = base.source
     if src.is_demo:
         ss = st.session_state
-        ss[_DEMO_KEY] = ss.get(_DEMO_SAVED, True)
-        st.sidebar.toggle(
-            "Use the demo review store",
-            key=_DEMO_KEY,
-            on_change=lambda: ss.__setitem__(_DEMO_SAVED, ss[_DEMO_KEY]),
-            help="Simulated votes from ten teams, kept apart from real reviews. Switch off "
-            "to review into the real store (WBCREVIEW_DB).",
-        )
+        try:
+            ss[_DEMO_KEY] = ss.get(_DEMO_SAVED, True)
+        except StreamlitWidgetAlreadyInstantiatedError:
+            pass  # a second call in this run (the Cell page's vote, Browse's statuses): drawn
+        else:
+            st.sidebar.toggle(
+                "Use the demo review store",
+                key=_DEMO_KEY,
+                on_change=lambda: ss.__setitem__(_DEMO_SAVED, ss[_DEMO_KEY]),
+                help="Simulated votes from ten teams, kept apart from real reviews. Switch off "
+                "to review into the real store (WBCREVIEW_DB).",
+            )
     url = store_url(src)
     try:
         ws = base.with_store(_open_store(url, config.get("WBCREVIEW_BLIND")), user)

@@ -9,6 +9,12 @@
 //
 // Python's data never contains markup: every text is set with textContent, every image is a
 // data: URI set as a property.
+//
+// Python answers with what this page lacks only: it says which pages it holds (`have`), the
+// images it misses (`need`) and which code it runs (`code`); an answer carries the
+// acknowledgements, the stored votes of the cells it read (the current page, the cells just
+// stored) and any page or image not held yet. loader.js loads this module (Python sends it
+// once per session) and calls the default export with the CSS.
 
 const LOOPS = new Map(); // storage key -> loop state (survives every re-render)
 const RESEND_MS = 10000; // a round trip without an answer after this is sent again
@@ -32,14 +38,33 @@ function el(tag, cls, text) {
 }
 
 function stats() {
-  // Timings for bench/throughput.py: key -> painted, key -> saved shown (ms).
-  if (!window.__wbcLoopStats) window.__wbcLoopStats = { paint: [], saved: [], rtt: [], sent: 0, errors: [] };
+  // For bench/throughput.py: key -> painted, key -> saved shown (ms), round trips, and the
+  // bytes of images and of the loop's code received (the rest of a reply is protocol).
+  if (!window.__wbcLoopStats) {
+    window.__wbcLoopStats = { paint: [], saved: [], rtt: [], sent: 0, errors: [], imageBytes: 0, codeBytes: 0, replies: 0 };
+  }
   return window.__wbcLoopStats;
 }
 
 function afterPaint(fn) {
   requestAnimationFrame(() => setTimeout(fn, 0));
 }
+
+function afterImages(root, fn) {
+  // the next frame once every image on screen is decoded: "painted" means the cell is seen
+  const waiting = root ? [...root.querySelectorAll('img')].filter((i) => !i.complete || !i.naturalWidth) : [];
+  if (!waiting.length) return afterPaint(fn);
+  Promise.all(waiting.map((i) => (i.decode ? i.decode().catch(() => null) : null))).then(() => afterPaint(fn));
+  return undefined;
+}
+
+function decodeSoon(img) {
+  // decode a prefetched image off screen, so showing it later costs no decode
+  if (img.decode) img.decode().catch(() => null);
+}
+
+const KEEP_PAGES_BEHIND = 2; // pages held around the current one (Python sends 1 behind)
+const KEEP_PAGES_AHEAD = 4; // (and up to 3 ahead)
 
 function loadQueue(key) {
   try {
@@ -61,8 +86,11 @@ function newLoop(key) {
     history: [], // [{ev, prev: {cell: overlay entry or undefined}, cursor, page}]
     refused: [], // [{text}] events the store refused
     images: {},
-    pages: {},
+    pages: {}, // page -> {cells: [[cell, label or null]]}, the pages held
     server: {}, // cell -> [action, label, reason] as stored
+    sig: null, // the queue's cells and order the pages belong to
+    static: null, // names, keys, the Cell page link: sent with the code
+    original: {}, // cell -> original challenge label (single mode)
     page: null,
     cursor: null,
     sel: new Set(),
@@ -85,7 +113,10 @@ function newLoop(key) {
 
 function persist(S) {
   try {
-    sessionStorage.setItem(S.key, JSON.stringify({ seq: S.seq, events: S.events }));
+    // nothing waiting: no entry (a Cell page per cell visited would otherwise leave one each;
+    // the sequence only orders the events of one message, so it may start again)
+    if (!S.events.length) sessionStorage.removeItem(S.key);
+    else sessionStorage.setItem(S.key, JSON.stringify({ seq: S.seq, events: S.events }));
   } catch (e) {
     stats().errors.push(String(e));
   }
@@ -94,18 +125,47 @@ function persist(S) {
 // --- what Python sent -------------------------------------------------------------------
 
 function absorb(S, data) {
-  S.data = data;
-  Object.assign(S.images, data.images || {});
-  S.pages = {};
-  for (const [p, desc] of Object.entries(data.pages || {})) S.pages[Number(p)] = desc;
-  for (const desc of Object.values(S.pages)) {
-    for (const c of desc.cells) delete S.server[c[0]];
-    Object.assign(S.server, desc.votes || {});
+  const st = stats();
+  st.replies += 1;
+  if (data.static) S.static = data.static;
+  if (data.code) st.codeBytes += data.code.length + (data.css || '').length;
+  S.data = Object.assign({}, data, S.static || {});
+  if (data.sig !== S.sig) {
+    S.sig = data.sig;
+    S.pages = {};
+    S.images = {};
+    S.server = {};
+    S.page = null;
+    S.tiles = new Map();
+    S.figs = new Map();
   }
+  for (const [cell, im] of Object.entries(data.images || {})) {
+    S.images[cell] = im;
+    if (im.t) st.imageBytes += im.t.length;
+    for (const d of im.d || []) st.imageBytes += d[0].length;
+  }
+  if (data.large) for (const d of data.large.images || []) st.imageBytes += d[0].length;
+  for (const [p, desc] of Object.entries(data.pages || {})) S.pages[Number(p)] = { cells: desc.cells };
+  if (data.tiles) S.tileKeys = data.tiles; // browse: a tile's cell key -> its cell
+  for (const [cell, v] of Object.entries(data.votes || {})) {
+    if (v) S.server[cell] = v;
+    else delete S.server[cell];
+  }
+  if (data.labels) {
+    for (const desc of Object.values(S.pages)) {
+      for (const c of desc.cells) if (c[0] in data.labels) c[1] = data.labels[c[0]];
+    }
+  }
+  Object.assign(S.original, data.original || {});
+  S.data.original = S.original;
   if (S.page === null || !(S.page in S.pages)) {
     S.page = data.page;
-    S.cursor = data.cursor || null;
+    S.cursor = data.mode === 'browse' ? null : data.cursor || null; // browse: the tile pointed at
     S.sel = new Set();
+  }
+  // hold the pages around the current one; drop the images of cells on no held page
+  for (const p of Object.keys(S.pages).map(Number)) {
+    if (p < S.page - KEEP_PAGES_BEHIND || p > S.page + KEEP_PAGES_AHEAD) delete S.pages[p];
   }
   const keep = new Set();
   for (const desc of Object.values(S.pages)) for (const c of desc.cells) keep.add(c[0]);
@@ -113,20 +173,24 @@ function absorb(S, data) {
   const acked = data.acked || {};
   const done = new Set(Object.keys(acked));
   if (done.size) {
-    const now = performance.now();
     for (const id of done) {
       if (acked[id]) S.refused.push({ text: acked[id] });
       if (S.started[id] !== undefined) {
         const t0 = S.started[id];
         delete S.started[id];
-        afterPaint(() => stats().saved.push(performance.now() - t0));
+        afterPaint(() => st.saved.push(performance.now() - t0));
       }
     }
-    void now;
     S.events = S.events.filter((e) => !done.has(e.id));
     const pendingIds = new Set(S.events.map((e) => e.id));
     for (const [cell, entry] of Object.entries(S.overlay)) {
-      if (!pendingIds.has(entry.ev)) delete S.overlay[cell];
+      if (pendingIds.has(entry.ev)) continue;
+      // stored as shown (the answer's own read of the cell, when it has one, came first)
+      if (done.has(entry.ev) && !acked[entry.ev] && !(data.votes && cell in data.votes)) {
+        if (entry.vote) S.server[cell] = entry.vote;
+        else delete S.server[cell];
+      }
+      delete S.overlay[cell];
     }
     persist(S);
   }
@@ -135,7 +199,7 @@ function absorb(S, data) {
   if (data.reply !== undefined && data.reply !== null && data.reply > S.answered) {
     S.answered = data.reply;
     if (S.inflight) {
-      stats().rtt.push(performance.now() - S.inflight.t);
+      st.rtt.push(performance.now() - S.inflight.t);
       S.inflight = null;
     }
   }
@@ -157,7 +221,7 @@ function current(S) {
 
 function order(S) {
   const desc = current(S);
-  if (S.data.mode === 'single' || S.data.hidden) return desc.cells.map((c) => c[0]);
+  if (S.data.mode !== 'gallery' || S.data.hidden) return desc.cells.map((c) => c[0]);
   return groups(S).flatMap((g) => g.cells);
 }
 
@@ -211,7 +275,7 @@ function decide(S, cells, kind) {
   if (kind.code) ev.code = kind.code;
   else ev.action = kind.action;
   if (kind.reason) ev.reason = kind.reason;
-  if (data.mode === 'single') {
+  if (data.mode !== 'gallery') {
     const box = S.root && S.root.querySelector('.rl-comment');
     if (box && box.value.trim()) {
       ev.comment = box.value.trim();
@@ -224,7 +288,10 @@ function decide(S, cells, kind) {
 
 function undo(S) {
   const last = S.history.pop();
-  const ev = { id: uuid4(), seq: ++S.seq, kind: 'undo', cells: [] };
+  // on Browse the undo is of your last vote on the tile pointed at (votes outside a queue
+  // are undone cell by cell)
+  const cells = S.data.mode === 'browse' && S.cursor ? [S.cursor] : [];
+  const ev = { id: uuid4(), seq: ++S.seq, kind: 'undo', cells };
   if (last) {
     for (const [cell, entry] of Object.entries(last.prev)) {
       S.overlay[cell] = { vote: entry ? entry.vote : null, ev: ev.id };
@@ -245,6 +312,7 @@ function signOff(S) {
   S.confirm = false;
   const next = nextOpenPage(S);
   if (next !== null) goPage(S, next);
+  else if (S.page + 1 < (S.data.pages_total || 1) && !(S.page + 1 in S.pages)) goPage(S, S.page + 1);
 }
 
 function nextOpenPage(S) {
@@ -265,7 +333,7 @@ function goPage(S, p) {
   S.page = p;
   const cells = order(S);
   S.cursor = cells.find((c) => !vote(S, c)) || cells[0] || null;
-  if (S.data.mode === 'single' && p < S.prevPage) S.cursor = cells[cells.length - 1] || null;
+  if (S.data.mode !== 'gallery' && p < S.prevPage) S.cursor = cells[cells.length - 1] || null;
   S.sel = new Set();
   S.anchor = S.cursor;
   S.confirm = false;
@@ -354,7 +422,7 @@ function moveCursor(S, delta, extend) {
 function handleKey(S, name, shift, ctrl) {
   const data = S.data;
   const keys = data.keys;
-  const single = data.mode === 'single';
+  const single = data.mode !== 'gallery';
   if (S.pendingPage !== null) {
     S.buffer.push([name, shift, ctrl]);
     return true;
@@ -380,6 +448,8 @@ function handleKey(S, name, shift, ctrl) {
     S.confirm = false;
     if (name === 'ESCAPE') return true;
   }
+  // on a cell's own page the arrows, Enter and the page keys stay the page's (previous/next cell)
+  if ((data.mode === 'cell' || data.mode === 'browse') && ['ARROWLEFT', 'ARROWRIGHT', 'ARROWUP', 'ARROWDOWN', 'ENTER', 'N', 'PAGEUP', 'PAGEDOWN', ' ', 'G', 'I'].includes(name)) return false;
   const cls = keys.classes.find((c) => c[1] === name);
   if (cls && !ctrl) return doVote(S, { code: cls[0] });
   const reason = keys.remove.find((r) => r[0] === name);
@@ -437,12 +507,15 @@ function handleKey(S, name, shift, ctrl) {
       S.refused = [];
       return true;
     case 'ENTER':
+    case 'KEEPREST':
       if (single) return false;
       if (data.hidden && current(S).cells.some((c) => !vote(S, c[0]))) {
         S.flash = 'Blind first read: vote on every tile before signing off (there is no label to keep).';
         return true;
       }
-      S.confirm = true;
+      // Shift+Enter: keep the rest of the page and go on, without the question (Z undoes)
+      if (shift || name === 'KEEPREST') signOff(S);
+      else S.confirm = true;
       return true;
     case 'I':
       if (S.cursor) enlarge(S, S.cursor);
@@ -462,14 +535,15 @@ function handleKey(S, name, shift, ctrl) {
 }
 
 function doVote(S, kind) {
-  const single = S.data.mode === 'single';
+  const single = S.data.mode !== 'gallery';
   const cells = single ? (S.cursor ? [S.cursor] : []) : targets(S);
   if (!cells.length) {
-    S.flash = single ? 'No cell here.' : 'Select a tile first: click it, or move with the arrow keys.';
+    if (S.data.mode === 'browse') S.flash = 'Point at a tile first, then press the key.';
+    else S.flash = single ? 'No cell here.' : 'Select a tile first: click it, or move with the arrow keys.';
     return true;
   }
   decide(S, cells, kind);
-  if (single) advance(S);
+  if (single && S.data.mode === 'single') advance(S);
   else afterGalleryVote(S);
   return true;
 }
@@ -533,7 +607,11 @@ function drawStatus(S, box) {
   const pages = data.pages_total || 1;
   const desc = current(S);
   const voted = desc.cells.filter((c) => vote(S, c[0])).length;
-  if (data.mode === 'single') {
+  if (data.mode === 'cell') {
+    line.append(el('b', null, 'Press a class key to vote'));
+  } else if (data.mode === 'browse') {
+    line.append(el('b', null, S.cursor ? `Tile ${S.cursor}: press a class key to vote` : 'Point at a tile, then press a class key'));
+  } else if (data.mode !== 'gallery') {
     const cells = order(S);
     const at = (S.page || 0) * data.page_size + cells.indexOf(S.cursor) + 1;
     line.append(el('b', null, `Cell ${at.toLocaleString()} of ${data.total.toLocaleString()}`));
@@ -598,11 +676,13 @@ function keyBar(S, single) {
   }
   bar.append(el('span', 'rl-sep'));
   const actions = [['K', 'keep'], ['X', 'remove…'], ['U', 'unsure'], ['Z', 'undo']];
-  if (!single) actions.push(['G', 'gallery'], ['ENTER', 'sign off'], ['I', 'enlarge'], ['N', 'next page']);
-  else actions.push(['ARROWLEFT', 'previous'], ['ARROWRIGHT', 'next']);
+  if (!single) {
+    actions.push(['G', 'gallery'], ['ENTER', 'sign off'], ['KEEPREST', 'keep the rest, next page'], ['I', 'enlarge'], ['N', 'next page']);
+  }
+  else if (S.data.mode === 'single') actions.push(['ARROWLEFT', 'previous'], ['ARROWRIGHT', 'next']);
   for (const [key, text] of actions) {
     const b = button(S, key, '');
-    const label = { ENTER: '⏎', ARROWLEFT: '←', ARROWRIGHT: '→' }[key] || key;
+    const label = { ENTER: '⏎', KEEPREST: '⇧⏎', ARROWLEFT: '←', ARROWRIGHT: '→' }[key] || key;
     b.append(el('kbd', null, label), document.createTextNode(text));
     bar.append(b);
   }
@@ -640,6 +720,7 @@ function tileFor(S, cell) {
   if (im && im.t && t.src !== im.t) {
     t.img.src = im.t;
     t.src = im.t;
+    decodeSoon(t.img);
   }
   t.tile.classList.toggle('rl-sel', S.sel.has(cell));
   t.tile.classList.toggle('rl-cur', cell === S.cursor);
@@ -657,8 +738,11 @@ function tileFor(S, cell) {
 }
 
 function drawGallery(S, root) {
-  const onPage = new Set(current(S).cells.map((c) => c[0]));
+  // the next page's tiles are made (and their thumbnails decoded) ahead: N paints at once
+  const next = (S.pages[S.page + 1] || { cells: [] }).cells.map((c) => c[0]);
+  const onPage = new Set([...current(S).cells.map((c) => c[0]), ...next]);
   for (const cell of [...S.tiles.keys()]) if (!onPage.has(cell)) S.tiles.delete(cell);
+  for (const cell of next) tileFor(S, cell);
   const wrap = el('div', 'rl-wrap');
   for (const g of groups(S)) {
     const sec = el('section', 'rl-gal');
@@ -678,6 +762,18 @@ function drawGallery(S, root) {
 function drawSingle(S, root) {
   const data = S.data;
   const cell = S.cursor;
+  if (data.mode === 'browse') {
+    markTiles(S);
+    if (cell) root.append(sidePanel(S, cell));
+    return;
+  }
+  if (data.mode === 'cell') {
+    // the cell's own page shows its images: only the label, your vote and the comment here
+    const side = sidePanel(S, cell);
+    side.classList.add('rl-cellvote');
+    root.append(side);
+    return;
+  }
   const wrap = el('div', 'rl-single');
   const left = el('div', 'rl-images');
   const head = el('div', 'rl-cellhead');
@@ -707,7 +803,8 @@ function drawSingle(S, root) {
   left.append(figs || el('div', 'rl-figs rl-loading', cell ? 'loading images…' : 'loading the next cells…'));
   // decode the next cells' images now, so moving on paints at once
   const cells = order(S);
-  for (const next of cells.slice(cells.indexOf(cell) + 1, cells.indexOf(cell) + 3)) {
+  const after = (S.pages[S.page + 1] || { cells: [] }).cells.map((c) => c[0]);
+  for (const next of [...cells.slice(cells.indexOf(cell) + 1), ...after].slice(0, 3)) {
     const nim = S.images[next];
     if (nim && nim.d && !S.figs.has(next)) {
       const pre = el('div', 'rl-figs');
@@ -716,12 +813,20 @@ function drawSingle(S, root) {
         const img = document.createElement('img');
         img.src = uri;
         img.alt = caption;
+        decodeSoon(img);
         f.append(img, el('figcaption', null, caption));
         pre.append(f);
       }
       S.figs.set(next, pre);
     }
   }
+  wrap.append(left, sidePanel(S, cell));
+  root.append(wrap);
+}
+
+function sidePanel(S, cell) {
+  // the label, your vote on `cell` (saving / saved) and the comment box
+  const data = S.data;
   const right = el('div', 'rl-side');
   const label = labelOf(S, cell);
   const v = vote(S, cell);
@@ -746,8 +851,45 @@ function drawSingle(S, root) {
   comment.placeholder = 'Comment (optional, saved with your next vote; Enter leaves the box)';
   if (S.commentDraft) comment.value = S.commentDraft;
   right.append(comment);
-  wrap.append(left, right);
-  root.append(wrap);
+  return right;
+}
+
+function tileCell(S, a) {
+  // the cell of a Browse tile (a link to the Cell page with cell=<config>:<image_id>)
+  try {
+    const key = new URL(a.getAttribute('href'), window.location.href).searchParams.get('cell');
+    return (S.tileKeys || {})[key] || null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function markTiles(S) {
+  // Browse's tiles are the page's markup: only an outline and a title change (inline, so the
+  // grid's own CSS is untouched): dashed on the tile pointed at, green once your vote is saved
+  // (orange while saving; double on the tile pointed at)
+  for (const a of document.querySelectorAll('a.wbc-tile[href*="cell="]')) {
+    const cell = tileCell(S, a);
+    if (!cell) continue;
+    const v = vote(S, cell);
+    let outline = cell === S.cursor ? '3px dashed #f0a000' : '';
+    if (v) outline = `3px ${cell === S.cursor ? 'double' : 'solid'} ${pending(S, cell) ? '#b26a00' : '#2e7d32'}`;
+    if (a.style.outline !== outline) a.style.outline = outline;
+    const text = v ? `Your vote: ${describe(S, v)}${pending(S, cell) ? ' (saving)' : ' (saved)'}` : '';
+    if ((a.dataset.wbcVote || '') !== text) {
+      a.dataset.wbcVote = text;
+      if (text) a.title = `${a.title.split(' · Your vote')[0]} · ${text}`;
+    }
+  }
+}
+
+function onPoint(S, event) {
+  const a = event.target && event.target.closest && event.target.closest('a.wbc-tile[href*="cell="]');
+  if (!a) return;
+  const cell = tileCell(S, a);
+  if (!cell || cell === S.cursor) return;
+  S.cursor = cell;
+  draw(S);
 }
 
 function drawLarge(S, root) {
@@ -785,11 +927,11 @@ function drawLarge(S, root) {
 
 function draw(S) {
   const root = S.root;
-  if (!root) return;
+  if (!root || !S.static) return;
   const box = root.querySelector('.rl-comment');
   if (box) S.commentDraft = box.value;
   root.replaceChildren();
-  const single = S.data.mode === 'single';
+  const single = S.data.mode !== 'gallery';
   const top = el('div', 'rl-top');
   drawStatus(S, top);
   root.append(top);
@@ -816,23 +958,34 @@ function flush(S, force) {
   for (const desc of Object.values(S.pages)) {
     for (const c of desc.cells) {
       const im = S.images[c[0]];
-      if (!im || !(S.data.mode === 'single' ? im.d : im.t)) need.push(c[0]);
+      if (S.data.mode !== 'cell' && (!im || !(S.data.mode !== 'gallery' ? im.d : im.t))) need.push(c[0]);
     }
   }
   const page = S.pendingPage !== null ? S.pendingPage : S.page;
   const wantPage = page !== S.data.page;
   const wantLarge = S.wantLarge && !(S.data.large && S.data.large.cell === S.wantLarge);
-  if (!S.events.length && !wantPage && !wantLarge && !need.length) return;
+  if (!S.events.length && !wantPage && !wantLarge && !need.length && S.static) return;
   const n = ++S.nonce;
   S.inflight = { n, t: now };
   stats().sent += 1;
-  send('events', { events: S.events.slice(0, 500), page, need: need.slice(0, 100), large: S.wantLarge || null, n });
+  send('events', {
+    events: S.events.slice(0, 500),
+    page,
+    have: Object.keys(S.pages).map(Number),
+    sig: S.sig,
+    code: S.static ? S.codeId : null,
+    need: need.slice(0, 100),
+    large: S.wantLarge || null,
+    n,
+  });
 }
 
 function onKey(S, event) {
   const path = event.composedPath ? event.composedPath() : [event.target];
   const t = path[0] || event.target;
-  if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
+  // a box that takes text keeps its keys; a toggle or a checkbox with the focus does not
+  const box = t && t.tagName === 'INPUT' && !['checkbox', 'radio', 'button', 'submit', 'range'].includes(t.type);
+  if (t && (box || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
     if (t.classList && t.classList.contains('rl-comment') && (event.key === 'Enter' || event.key === 'Escape')) {
       t.blur();
       event.preventDefault();
@@ -843,7 +996,7 @@ function onKey(S, event) {
   if (event.ctrlKey && event.key.toLowerCase() !== 'a') return;
   let name = event.key === ' ' ? ' ' : event.key.toUpperCase();
   if (event.ctrlKey) name = 'G';
-  if (!S.data) return;
+  if (!S.data || !S.static) return;
   const handled = handleKey(S, name, event.shiftKey, event.ctrlKey);
   if (!handled) return;
   event.preventDefault();
@@ -856,7 +1009,7 @@ function onKey(S, event) {
   const st = stats();
   st.work = st.work || [];
   st.work.push([t1 - t0, t2 - t1, performance.now() - t2]);
-  afterPaint(() => st.paint.push(performance.now() - t0));
+  afterImages(S.root, () => st.paint.push(performance.now() - t0));
 }
 
 function onClick(S, event) {
@@ -907,15 +1060,32 @@ function onClick(S, event) {
   afterPaint(() => stats().paint.push(performance.now() - t0));
 }
 
-export default function (component) {
+export default function (component, impl) {
   const { data, parentElement, setTriggerValue } = component;
   if (!data || !data.storage) return undefined;
-  let S = LOOPS.get(data.storage);
+  // one loop per queue and screen; the unacknowledged events are the queue's (sessionStorage)
+  const id = `${data.storage}:${data.mode}`;
+  let S = LOOPS.get(id);
   if (!S) {
     S = newLoop(data.storage);
-    LOOPS.set(data.storage, S);
+    LOOPS.set(id, S);
+  } else if (window.__wbcLoop !== S) {
+    const saved = loadQueue(S.key); // the other screen of this queue may have sent some
+    S.events = saved.events;
+    S.seq = Math.max(S.seq, saved.seq || 0);
+    S.overlay = {};
+    S.history = [];
   }
   S.sendTrigger = setTriggerValue;
+  S.codeId = impl ? impl.id : null;
+  if (impl && impl.css) {
+    let style = parentElement.querySelector('style.rl-style');
+    if (!style) {
+      style = el('style', 'rl-style');
+      parentElement.prepend(style);
+    }
+    if (style.textContent !== impl.css) style.textContent = impl.css;
+  }
   let root = parentElement.querySelector('.rl-root');
   if (!root) {
     root = el('div', 'rl-root');
@@ -928,14 +1098,17 @@ export default function (component) {
   draw(S);
   const key = (e) => onKey(S, e);
   const click = (e) => onClick(S, e);
+  const point = (e) => onPoint(S, e);
   if (window.__wbcLoopListeners) {
-    const [k, c] = window.__wbcLoopListeners;
+    const [k, c, m] = window.__wbcLoopListeners;
     document.removeEventListener('keydown', k, true);
     document.removeEventListener('click', c, true);
+    document.removeEventListener('mouseover', m, true);
   }
-  window.__wbcLoopListeners = [key, click];
+  window.__wbcLoopListeners = [key, click, point];
   document.addEventListener('keydown', key, true);
   document.addEventListener('click', click, true);
+  if (data.mode === 'browse') document.addEventListener('mouseover', point, true);
   if (S.timer) clearInterval(S.timer);
   const timer = setInterval(() => flush(S), 1000);
   S.timer = timer;
@@ -945,6 +1118,7 @@ export default function (component) {
     if (S.timer === timer) S.timer = null;
     document.removeEventListener('keydown', key, true);
     document.removeEventListener('click', click, true);
+    document.removeEventListener('mouseover', point, true);
     if (window.__wbcLoopListeners && window.__wbcLoopListeners[0] === key) window.__wbcLoopListeners = null;
   };
 }
