@@ -91,7 +91,7 @@ def voted_home(tmp_path_factory) -> Path:
 EVERY_PAGE = [path for _, pages in navigation.PAGES for path, _, _ in pages]
 
 
-def test_every_page_file_is_in_the_sidebar_once():
+def test_every_page_file_is_in_the_navigation_once():
     files = sorted(
         p.relative_to(Path(APP).parent).as_posix() for p in Path(APP).parent.glob("pages/*.py")
     )

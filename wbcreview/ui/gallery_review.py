@@ -21,13 +21,18 @@ from wbcreview.ui.session import after_write, cached_cells, demo_banner, show_no
 
 
 def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
-    """Choose a queue, then review it a page of galleries at a time with the keyboard."""
-    demo_banner(store)
-    show_notice()
+    """Choose a queue, then review it a page of galleries at a time with the keyboard.
+
+    The title, the queue and the link to single-cell mode share one row (the page passes
+    `heading=""`), so that most of a page of tiles is above the fold at 1366x768.
+    """
     queues = store.list_queues()
-    picker, link = st.columns([2, 3], vertical_alignment="bottom", gap="large")
+    title, picker, link = st.columns([4, 4, 3], vertical_alignment="bottom", gap="small")
+    title.title("Gallery review")
     with picker:
         queue_id = review_ui.queue_picker(queues)
+    demo_banner(store)
+    show_notice()
     if queues.empty:
         st.info("No review queue yet: an admin creates one on the Review page.")
         return
@@ -38,7 +43,8 @@ def gallery_page(cat: Catalog, store: Store, reviewer: Reviewer | None) -> None:
         return
     link.page_link(
         "pages/5_Review.py",
-        label="Single-cell mode: one cell at a time, full size",
+        label="Single-cell mode",
+        help="The same queue one cell at a time, full size, with its pristine source",
         icon=":material/image:",
         query_params={"queue": str(queue_id)},
     )

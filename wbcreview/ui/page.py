@@ -20,6 +20,18 @@ from wbcreview.errors import WbcreviewError
 from wbcreview.ui import browse, navigation, session
 from wbcreview.workspace import Workspace
 
+# Every page, laid out for a 1366x768 laptop first: the page starts just under the top bar
+# (Streamlit leaves 8rem), narrower side margins below 1600 px, a smaller title and tighter
+# message boxes, so a page's first controls and content sit above the fold.
+_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 4.25rem; }
+@media (max-width: 1600px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 2.25rem; padding-right: 2.25rem; }
+}
+[data-testid="stMainBlockContainer"] h1 { font-size: 2.25rem; padding: 0.25rem 0 0.5rem; }
+[data-testid="stAlertContainer"] { padding: 0.6rem 0.9rem; }
+</style>"""
+
 
 @contextmanager
 def page(
@@ -39,6 +51,7 @@ def page(
     """
     navigation.ensure_sections()
     src = ui.setup(title)
+    st.html(_CSS)  # style only: Streamlit puts it where it takes no space
     if links:
         browse.navigation()
     if heading != "":
