@@ -58,7 +58,8 @@ def _open(page, server, path: str, name: str) -> None:
     box.press("Enter")
     settle(page)
     page.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.cursor")
-    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+    # an empty spot of the page, under the top bar (which takes the clicks above 60 px)
+    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 90})
     no_exception(page, server)
 
 
