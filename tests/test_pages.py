@@ -431,3 +431,10 @@ def test_atlas_shows_every_class_with_its_full_name(open_page, cur):
 def test_atlas_ignores_bad_params(open_page):
     at = open_page(ATLAS, config="sideways", per_class="1000", seed="x")
     assert tile_links(at)
+
+
+def test_each_page_title_belongs_to_one_section_of_the_top_bar():
+    for section, pages in navigation.PAGES:
+        for _, title, _ in pages:
+            assert navigation.section_of(title) == section
+    assert navigation.section_of("No such page") is None
