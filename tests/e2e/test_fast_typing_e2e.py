@@ -111,6 +111,6 @@ def test_the_reviewer_and_the_queue_are_kept_across_a_reload_and_a_new_tab(page,
     expect(other.locator(".st-key-id_name input")).to_have_value("Remembered", timeout=60_000)
     other.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.data.mode === 'gallery'")
     # the link to the other review screen keeps the queue
-    link = other.get_by_role("link", name="Single-cell mode: one cell at a time, full size")
+    link = other.get_by_role("link", name="Single-cell mode", exact=True)
     assert f"queue={queues['gallery']}" in link.get_attribute("href")
     other.close()
