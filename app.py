@@ -1,4 +1,4 @@
-"""wbcreview: `streamlit run app.py`. The sidebar groups the pages the way the work goes
+"""wbcreview: `streamlit run app.py`. The top bar groups the pages the way the work goes
 (Explore, Review, Decide, Results); each page is a script in pages/ with its own URL."""
 
 from wbcreview.ui import navigation

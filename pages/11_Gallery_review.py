@@ -3,5 +3,5 @@
 from wbcreview.ui import gallery_review
 from wbcreview.ui.page import page
 
-with page("Gallery review", store=True) as ws:
+with page("Gallery review", store=True, heading="") as ws:
     gallery_review.gallery_page(ws)

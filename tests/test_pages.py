@@ -78,7 +78,7 @@ def voted_home(tmp_path_factory) -> Path:
 EVERY_PAGE = [path for _, pages in navigation.PAGES for path, _, _ in pages]
 
 
-def test_every_page_file_is_in_the_sidebar_once():
+def test_every_page_file_is_in_the_navigation_once():
     files = sorted(
         p.relative_to(Path(APP).parent).as_posix() for p in Path(APP).parent.glob("pages/*.py")
     )
@@ -418,3 +418,10 @@ def test_atlas_shows_every_class_with_its_full_name(open_page, cur):
 def test_atlas_ignores_bad_params(open_page):
     at = open_page(ATLAS, config="sideways", per_class="1000", seed="x")
     assert tile_links(at)
+
+
+def test_each_page_title_belongs_to_one_section_of_the_top_bar():
+    for section, pages in navigation.PAGES:
+        for _, title, _ in pages:
+            assert navigation.section_of(title) == section
+    assert navigation.section_of("No such page") is None

@@ -25,7 +25,8 @@ def be(page, name: str) -> None:
         box.fill(value)
         box.press("Enter")
         settle(page)
-    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+    # an empty spot of the page, under the top bar (which takes the clicks above 60 px)
+    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 90})
 
 
 def current(url: str, name: str) -> dict[str, tuple]:
@@ -125,4 +126,48 @@ def test_keys_in_gallery_mode_store_votes_undo_and_sign_off(page, gallery_copy):
         assert sum(v == ("retain", None, None) for v in votes.values()) == 23
         screenshot(page, "gallery-signed-off")
     finally:
+        stop_server(server)
+
+
+TILES_ABOVE = """(height) => {
+  const tiles = [...window.__wbcLoop.root.querySelectorAll('.rl-tile')];
+  return {
+    tiles: tiles.length,
+    above: tiles.filter((t) => t.getBoundingClientRect().bottom <= height).length,
+    width: Math.min(...tiles.map((t) => t.getBoundingClientRect().width)),
+  };
+}"""
+
+
+@pytest.mark.parametrize(("width", "height", "share"), [(1366, 768, 2 / 3), (1920, 1080, 1.0)])
+def test_a_page_of_48_tiles_is_mostly_above_the_fold_on_a_laptop_and_all_of_it_on_full_hd(
+    browser, tmp_path_factory, monkeypatch, width, height, share
+):
+    base = tmp_path_factory.mktemp("e2e-fold")
+    home = base / "home"
+    data = build_copy(base / "wbcbench", home, cells=400, seed=31)
+    (data / DEMO_MARKER).unlink()  # a real store: no DEMO DATA banner
+    url = f"sqlite:///{base / 'reviews.sqlite'}"
+    monkeypatch.setenv("WBCREVIEW_HOME", str(home))
+    monkeypatch.setenv("WBCREVIEW_DB", url)
+    with catalog.open_catalog(data) as cat:
+        cells = list(review.catalog_cells(cat.cursor())["cell_id"][:96])
+    with Store.open(url) as s:
+        s.create_queue(Reviewer("Root", "", "admin"), "Fold", "manual", cells)
+    server = start_server(data, home, base / "streamlit.log")
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(f"{server.url}/Gallery_review?queue=1")
+        settle(page)
+        no_exception(page, server)
+        be(page, "Fay")
+        page.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.cursor")
+        page.wait_for_timeout(500)  # images decoded and laid out
+        seen = page.evaluate(TILES_ABOVE, height)
+        screenshot(page, f"gallery-fold-{width}")
+        assert seen["tiles"] == 48
+        assert seen["above"] >= share * 48, seen
+        assert seen["width"] >= 72, seen  # still a readable cell, not a dot
+    finally:
+        page.close()
         stop_server(server)

@@ -1,5 +1,6 @@
 """In a real browser, on a server nobody has visited yet: every page answers at its own URL,
-and the sidebar lists the pages in four sections, the way the work goes."""
+and the top bar lists the pages in four section menus, the way the work goes, leaving the
+sidebar to each page's own widgets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.browser import no_exception, screenshot, settle
+from tests.e2e.browser import go_to, menu, menu_links, no_exception, screenshot, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
 from wbcreview.ui.navigation import PAGES
 
@@ -36,21 +37,25 @@ def fresh_server(tmp_path_factory):
     stop_server(server)
 
 
-def sidebar(page) -> dict[str, list[str]]:
-    """Section headers and page titles of the sidebar navigation, in order."""
-    nav = page.locator("[data-testid='stSidebarNav']")
-    items = nav.locator("header, a").evaluate_all(
-        "els => els.map(e => [e.tagName, e.innerText.trim()])"
-    )
-    sections: dict[str, list[str]] = {}
-    current = None
-    for tag, text in items:
-        if tag == "HEADER":
-            current = text
-            sections[current] = []
-        else:
-            sections.setdefault(current, []).append(text)
-    return sections
+def top_bar(page) -> dict[str, list[str]]:
+    """Section menus of the top bar and the page titles in each, in order."""
+    nav = page.locator("[data-testid='stTopNav']")
+    sections = [t.strip() for t in nav.locator("[data-testid='stTopNavSection']").all_inner_texts()]
+    found = {}
+    for section in sections:
+        found[section] = menu_links(page, section)
+        page.keyboard.press("Escape")
+    return found
+
+
+BOLD_SECTIONS = """() => [...document.querySelectorAll("[data-testid='stTopNavSection'] p")]
+  .filter((e) => getComputedStyle(e).fontWeight === '700').map((e) => e.innerText)"""
+
+
+def current_section(page) -> list[str]:
+    """The section buttons drawn bold (the current page's section), once there is one."""
+    page.wait_for_function(f"() => ({BOLD_SECTIONS})().length > 0", timeout=10_000)
+    return page.evaluate(BOLD_SECTIONS)
 
 
 def test_each_page_answers_at_its_own_url_on_a_fresh_server(browser, fresh_server):
@@ -65,9 +70,9 @@ def test_each_page_answers_at_its_own_url_on_a_fresh_server(browser, fresh_serve
     assert page.title().startswith("Cell · ")
     page.get_by_text(re.compile(r"^Pristine source · this row")).first.wait_for()
     # The sections hold from this first request on (not the file list of a pages/ folder,
-    # which Streamlit shows until app.py's st.navigation has run once in the process).
-    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-    assert "Explore" in nav and "View" not in nav and "app" not in nav.split(), nav
+    # which Streamlit shows in the sidebar until app.py's st.navigation has run once).
+    assert not page.locator("[data-testid='stSidebarNav']").count()
+    assert top_bar(page) == SECTIONS
     page.close()
     # Every page, each in a new session, opened by typing its URL.
     for title, url in URLS:
@@ -78,28 +83,35 @@ def test_each_page_answers_at_its_own_url_on_a_fresh_server(browser, fresh_serve
         assert urlsplit(page.url).path == f"/{url}", title
         assert "Page not found" not in page.inner_text("body"), title
         assert page.title().startswith(f"{title} · "), (title, page.title())
-        active = page.locator("[data-testid='stSidebarNav'] a[aria-current='page']")
+        section = next(name for name, titles in SECTIONS.items() if title in titles)
+        assert current_section(page) == [section], title
+        menu(page, section).click()
+        active = page.locator("[data-testid='stTopNavDropdownLink'][aria-current='page']")
         assert active.inner_text().strip() == title
         page.close()
 
 
-def test_the_sidebar_lists_every_page_in_four_sections(browser, fresh_server):
+def test_the_top_bar_lists_every_page_in_four_sections_and_leaves_the_sidebar_to_the_page(
+    browser, fresh_server
+):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
     page.goto(fresh_server.url)
     settle(page, SLOW)
     no_exception(page, fresh_server)
-    assert sidebar(page) == SECTIONS  # no "app", nothing hidden behind "View more"
+    assert top_bar(page) == SECTIONS  # no "app", nothing hidden behind "View more"
     assert not page.get_by_text(re.compile(r"View \d+ more")).count()
-    screenshot(page, "navigation-sidebar")
-    # A sidebar link goes to the page and its URL.
-    nav = page.locator("[data-testid='stSidebarNav']")
-    nav.locator("a", has_text=re.compile("^Gallery review$")).click()
-    page.wait_for_url(re.compile(r"/Gallery_review"))
-    settle(page, SLOW)
-    no_exception(page, fresh_server)
-    nav.locator("a", has_text=re.compile("^Home$")).click()
-    page.wait_for_url(re.compile(r"/$"))
-    settle(page, SLOW)
+    # A menu link goes to the page and its URL.
+    go_to(page, fresh_server, "Gallery review")
+    assert urlsplit(page.url).path == "/Gallery_review"
+    go_to(page, fresh_server, "Browse")
+    assert urlsplit(page.url).path == "/Browse"
+    # At 1366x768 the sidebar starts with the page's own widgets: the last Browse filter is
+    # above the fold (under a sidebar of 15 links it was not).
+    last = page.get_by_text(re.compile(r"^Label differs from the original"))
+    assert last.bounding_box()["y"] + last.bounding_box()["height"] <= 768
+    screenshot(page, "navigation-top-bar")
+    go_to(page, fresh_server, "Home")
+    assert urlsplit(page.url).path == "/"
     assert page.locator("h1", has_text="wbcreview").count() == 1
     page.close()
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from tests.e2e.browser import no_exception, open_page, screenshot, settle
+from tests.e2e.browser import go_to, no_exception, open_page, screenshot, settle
 from tests.e2e.conftest import build_copy, start_server, stop_server
 from wbcreview.data import catalog
 from wbcreview.demo.build import DEMO_MARKER
@@ -28,14 +28,6 @@ FIGURES_PAINTED = """() => {
   return imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0);
 }"""
 SAVED = "() => window.__wbcLoop && window.__wbcLoop.events.length === 0"
-
-
-def sidebar_page(page, server, name: str) -> None:
-    """Go to another page through the sidebar, as a person does (the session is kept)."""
-    page.locator("[data-testid='stSidebarNav'] a", has_text=re.compile(rf"^{name}$")).click()
-    page.wait_for_url(re.compile(rf"/{name}"))
-    settle(page)
-    no_exception(page, server)
 
 
 def fill(page, key: str, text: str) -> None:
@@ -59,7 +51,8 @@ def be(page, name: str, team: str, role: str) -> None:
                 raise
             settle(page)
     settle(page)
-    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+    # an empty spot of the page, under the top bar (which takes the clicks above 60 px)
+    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 90})
 
 
 def press(page, key: str) -> None:
@@ -148,12 +141,12 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
         key(page, "ArrowRight")
         assert loop_cell(page) == chosen[1]
 
-        sidebar_page(page, server, "Consensus")
+        go_to(page, server, "Consensus")
         assert metric(page, "Agreed") == "1" and metric(page, "Votes") == "3"
         screenshot(page, "review-consensus")
 
         be(page, "Eve", "Experts", "adjudicator")
-        sidebar_page(page, server, "Adjudication")
+        go_to(page, server, "Adjudication")
         assert cell_shown(page) == chosen[0]
         fill(page, f"aj_note_{chosen[0]}", "agree with the three teams")
         screenshot(page, "review-adjudication")
@@ -164,7 +157,7 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
             page.get_by_text(re.compile(rf"Decision saved for cell {chosen[0]}"))
         ).to_be_visible()
 
-        sidebar_page(page, server, "Audit")
+        go_to(page, server, "Audit")
         # 3 votes, Cat's keep and its undo, the decision
         expect(page.get_by_text("6 of 6 rows")).to_be_visible()
         screenshot(page, "review-audit")
@@ -173,7 +166,7 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
         page.reload()
         settle(page)
         be(page, "Ann", "Team 1", "annotator")
-        sidebar_page(page, server, "Review")
+        go_to(page, server, "Review")
         assert loop_cell(page) == chosen[1]
     finally:
         stop_server(server)
@@ -188,9 +181,9 @@ def test_three_annotators_an_expert_a_reload_and_a_restart(page, review_copy):
         page.wait_for_function(FIGURES_PAINTED)
         screenshot(page, "review-after-restart")
         be(page, "Eve", "Experts", "adjudicator")
-        sidebar_page(page, server, "Consensus")
+        go_to(page, server, "Consensus")
         assert metric(page, "Adjudicated") == "1" and metric(page, "Votes") == "4"
-        sidebar_page(page, server, "Audit")
+        go_to(page, server, "Audit")
         expect(page.get_by_text("7 of 7 rows")).to_be_visible()
     finally:
         stop_server(server)
@@ -204,7 +197,7 @@ def test_the_demo_store_shows_on_every_review_page(page, app_server):
     page.wait_for_function(FIGURES_PAINTED)
     screenshot(page, "review-demo-review")
     for name in ("Consensus", "Adjudication", "Audit"):
-        sidebar_page(page, app_server, name)
+        go_to(page, app_server, name)
         expect(page.get_by_text("DEMO DATA").first).to_be_visible()
         page.wait_for_timeout(800)  # let the tables and charts paint
         screenshot(page, f"review-demo-{name.lower()}")

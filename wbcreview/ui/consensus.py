@@ -80,8 +80,8 @@ def consensus_page(ws: Workspace) -> None:
     shown = review.worklist(review.filter_consensus(table, statuses, classes, teams), ())
     st.markdown(
         f"**{len(shown):,}** of {len(table):,} cells shown, disputed first (highest expected "
-        "benefit of the expert's look first). Click a row to open the cell, its votes and, "
-        "for adjudicators, the adjudication form."
+        "benefit of the expert's look first). Tick a row (its box on the left) to open the "
+        "cell, its votes and, for adjudicators, the adjudication form."
     )
     page = _table_page(len(shown))
     rows = shown.iloc[page * PAGE_ROWS : (page + 1) * PAGE_ROWS]

@@ -21,14 +21,19 @@ from wbcreview.workspace import Workspace
 
 
 def gallery_page(ws: Workspace) -> None:
-    """Choose a queue, then review it a page of galleries at a time with the keyboard."""
+    """Choose a queue, then review it a page of galleries at a time with the keyboard.
+
+    The title, the queue and the link to single-cell mode share one row (the page passes
+    `heading=""`), so that most of a page of tiles is above the fold at 1366x768.
+    """
     reviewer = ws.user
-    demo_banner(ws)
-    show_notice()
     queues = ws.queues()
-    picker, link = st.columns([2, 3], vertical_alignment="bottom", gap="large")
+    title, picker, link = st.columns([4, 4, 3], vertical_alignment="bottom", gap="small")
+    title.title("Gallery review")
     with picker:
         queue_id = review_ui.queue_picker(queues)
+    demo_banner(ws)
+    show_notice()
     if queues.empty:
         st.info("No review queue yet: an admin creates one on the Review page.")
         return
@@ -39,7 +44,8 @@ def gallery_page(ws: Workspace) -> None:
         return
     link.page_link(
         page_file("Review"),
-        label="Single-cell mode: one cell at a time, full size",
+        label="Single-cell mode",
+        help="The same queue one cell at a time, full size, with its pristine source",
         icon=":material/image:",
         query_params={"queue": str(queue_id)},
     )

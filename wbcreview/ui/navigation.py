@@ -1,4 +1,4 @@
-"""The sidebar: every page in the order the work goes, grouped in four sections.
+"""The top bar: every page in the order the work goes, in four section menus.
 
 `app.py` calls `run()`. Each page keeps its own URL path (`/Browse`, `/Cell?cell=...`),
 the same paths the page files had before sections, so links and bookmarks still work.
@@ -94,7 +94,7 @@ _NAV_CHECKED = "wbc_nav_checked"
 
 
 def ensure_sections() -> None:
-    """Make the sidebar's sections hold from the very first request of a fresh server.
+    """Make the section menus hold from the very first request of a fresh server.
 
     Streamlit 1.67 treats a `pages/` folder as a multipage app of the old kind until the
     entry point's `st.navigation` has run once in the process: if the first request is a deep
@@ -114,8 +114,30 @@ def ensure_sections() -> None:
         st.rerun()
 
 
+def section_of(title: str) -> str | None:
+    """The section of the page titled `title` (None for a title not in PAGES)."""
+    return next((section for section, pages in PAGES if any(t == title for _, t, _ in pages)), None)
+
+
+def _mark_section(section: str | None) -> None:
+    """Underline the current page's section in the top bar (the menus do not show it)."""
+    names = [name for name, _ in PAGES]
+    if section not in names:
+        return
+    st.html(
+        "<style>[data-testid='stTopNav'] .rc-overflow-item:nth-child("
+        f"{names.index(section) + 1}) [data-testid='stTopNavSection'] p "
+        "{ font-weight: 700; text-decoration: underline 2px; text-underline-offset: 6px; }</style>"
+    )
+
+
 def run() -> None:
-    """Refuse local mode on a network address, then draw the sidebar and run the page."""
+    """Refuse local mode on a network address, then draw the top bar and run the page.
+
+    The sections are menus in the top bar rather than a sidebar list: 15 links in the sidebar
+    pushed each page's own sidebar (Browse filters, the reviewer's name) below the fold of a
+    1366x768 screen. Each page keeps its URL (`url_path`), so deep links work as before.
+    """
     _refuse_open_local_mode()
     sections = {
         section: [
@@ -124,7 +146,9 @@ def run() -> None:
         ]
         for section, pages in PAGES
     }
-    st.navigation(sections, expanded=True).run()
+    current = st.navigation(sections, position="top")
+    _mark_section(section_of(current.title))
+    current.run()
 
 
 def page_file(url_path: str) -> str:

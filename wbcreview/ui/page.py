@@ -22,6 +22,21 @@ from wbcreview.errors import WbcreviewError
 from wbcreview.ui import browse, navigation, session
 from wbcreview.workspace import Workspace
 
+# Every page, laid out for a 1366x768 laptop first: the page starts just under the top bar
+# (Streamlit leaves 8rem), narrower side margins below 1600 px, a smaller title and tighter
+# message boxes (headings keep their order: 2.25, 1.65, 1.3 rem), so a page's first controls
+# and content sit above the fold.
+_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 4.25rem; }
+@media (max-width: 1600px) {
+  [data-testid="stMainBlockContainer"] { padding-left: 2.25rem; padding-right: 2.25rem; }
+}
+[data-testid="stMainBlockContainer"] h1 { font-size: 2.25rem; padding: 0.25rem 0 0.5rem; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 1.65rem; }
+[data-testid="stMainBlockContainer"] h3 { font-size: 1.3rem; }
+[data-testid="stAlertContainer"] { padding: 0.6rem 0.9rem; }
+</style>"""
+
 
 @contextmanager
 def page(
@@ -40,6 +55,7 @@ def page(
     the browsing pages' sidebar links; `heading` the page title (default `title`; "" none).
     """
     navigation.ensure_sections()
+    st.html(_CSS)  # style only: takes no space; before setup, so the sign-in page has it too
     src = ui.setup(title)
     if links:
         browse.navigation()
