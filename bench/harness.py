@@ -31,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"  # no script run going on
+# Where a click in the page's main area takes the focus off an input (a name box) without
+# hitting anything: below the top bar, which takes the clicks of its first 60 px.
+UNFOCUS = {"x": 8, "y": 90}
 
 
 class ServerError(SystemExit):

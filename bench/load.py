@@ -148,7 +148,7 @@ async def reviewer(browser, base: str, queue: int, number: int, votes: int, resu
         await page.wait_for_function(
             "() => window.__wbcLoop && window.__wbcLoop.cursor", timeout=180_000
         )
-        await page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+        await page.locator("[data-testid='stMain']").click(position=harness.UNFOCUS)
         await page.evaluate("() => { window.__wbcLoopStats = null; }")
         typed = await typist.type_decisions_async(
             page, votes, result["labels"], interval_ms=result["interval_ms"], seed=number

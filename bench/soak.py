@@ -128,7 +128,7 @@ class Session:
                 box.press("Enter")
                 paint.settle(page)
         page.wait_for_function(LOOP_READY_JS, timeout=120_000)
-        page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+        page.locator("[data-testid='stMain']").click(position=harness.UNFOCUS)
 
     def turn_page(self) -> None:
         page = self.browse

@@ -89,7 +89,7 @@ def one_screen(browser, url: str, path: str, name: str, labels, pid: int, args, 
     page.wait_for_function("() => window.__wbcLoop && window.__wbcLoop.cursor", timeout=120_000)
     page.wait_for_timeout(1500)  # the next pages' images arrive; then the clock starts
     page.wait_for_function(typist.SAVED_JS, timeout=60_000)
-    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+    page.locator("[data-testid='stMain']").click(position=harness.UNFOCUS)
     page.evaluate("() => { window.__wbcLoopStats = null; }")
     before = {k: frames[k] for k in frames}
     cpu0 = cpu_seconds(pid)

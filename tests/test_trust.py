@@ -13,10 +13,11 @@ import pytest
 from wbcreview.cli import main
 from wbcreview.curation import export as decisions
 from wbcreview.data.catalog import open_catalog
-from wbcreview.review import auth, permissions, workflow
+from wbcreview.review import auth, permissions
 from wbcreview.review.store import PermissionDenied, Reviewer, Store
 from wbcreview.triage import scores
 from wbcreview.views import browse, charts
+from wbcreview.views import consensus as consensus_charts
 
 pytest_plugins = ["tests.store_fixtures"]
 
@@ -378,17 +379,17 @@ def _figures():
     )
     yield "severity_counts", charts.severity_counts(counts.assign(config="degraded"))
     matrix = pd.DataFrame([[1, 2], [3, 4]], index=[bad, "LY"], columns=["LY", bad])
-    yield "original_vs_consensus", workflow.original_vs_consensus_figure(matrix)
+    yield "original_vs_consensus", consensus_charts.original_vs_consensus_figure(matrix)
     names = [bad, "Bob"]
     kappa = pd.DataFrame([[1.0, 0.5], [0.5, 1.0]], index=names, columns=names)
-    yield "kappa", workflow.kappa_figure(kappa)
+    yield "kappa", consensus_charts.kappa_figure(kappa)
     times = pd.DataFrame({"time": pd.to_datetime(["2026-01-01"]), "votes": [1], "total": [1]})
-    yield "votes_over_time", workflow.votes_over_time_figure(times, bad)
+    yield "votes_over_time", consensus_charts.votes_over_time_figure(times, bad)
     stats = pd.DataFrame(
         {"category": ["all", bad], "cells": [3, 3], "fleiss_kappa": [0.5, 0.4],
          "krippendorff_alpha": [0.5, 0.3]}
     )  # fmt: skip
-    yield "agreement", workflow.agreement_figure(stats)
+    yield "agreement", consensus_charts.agreement_figure(stats)
     summary = pd.DataFrame(
         {"kind": ["all"], "group": ["all"], "prediction": [bad], "reference": ["original"],
          "n": [3], **{m: [0.5] for m in scores.METRICS}}

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.e2e.browser import no_exception, screenshot, settle
+from tests.e2e.browser import go_to, no_exception, screenshot, settle
 from tests.e2e.conftest import REPO, build_copy, start_server, stop_server
 
 sys.path.insert(0, str(REPO))
@@ -122,9 +122,7 @@ def test_a_vote_from_a_browse_tile_and_one_from_the_cell_page_are_stored(page, t
     server, url, _labels, queues = typing_app
     name = "Pointer"
     _open(page, server, f"Review?queue={queues['single']}", name)
-    page.locator("[data-testid='stSidebarNav'] a", has_text=re.compile(r"^Browse$")).click()
-    page.wait_for_url(re.compile(r"/Browse"))
-    settle(page)
+    go_to(page, server, "Browse")  # the top bar's menu: the session (and reviewer) is kept
     page.locator(".st-key-bv_vote label").first.click()
     settle(page)
     page.wait_for_function(
@@ -148,7 +146,7 @@ def test_a_vote_from_a_browse_tile_and_one_from_the_cell_page_are_stored(page, t
     page.wait_for_function(
         "() => window.__wbcLoop && window.__wbcLoop.data.mode === 'cell'", timeout=120_000
     )
-    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 8})
+    page.locator("[data-testid='stMain']").click(position={"x": 8, "y": 90})
     page.keyboard.press("k")
     page.wait_for_function(typist.SAVED_JS, timeout=60_000)
     settle(page)

@@ -1015,7 +1015,20 @@ function onKey(S, event) {
 function onClick(S, event) {
   const path = event.composedPath ? event.composedPath() : [event.target];
   const inside = path.includes(S.root);
-  if (!inside) return;
+  if (!inside) {
+    // Browse with tile votes: opening a tile loads its Cell page in full. Left to Streamlit,
+    // the page switch happens in this page while the loop's fragment is mounted, and with
+    // the top-bar navigation it ended on an empty /Cell without the cell (Streamlit 1.67).
+    const link = S.data && S.data.mode === 'browse' && event.button === 0 &&
+      !(event.ctrlKey || event.metaKey || event.shiftKey) &&
+      event.target.closest && event.target.closest('a.wbc-tile[href]');
+    if (link) {
+      event.preventDefault();
+      event.stopPropagation();
+      window.location.assign(link.href);
+    }
+    return;
+  }
   const target = path[0];
   const keyBtn = target.closest && target.closest('[data-key]');
   if (keyBtn) {
