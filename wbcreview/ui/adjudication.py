@@ -93,8 +93,8 @@ def adjudication_page(ws: Workspace) -> None:
     # A fixed label: an expander whose label changes is a new one, and would close.
     with st.expander("Worklist: disputed cells first", icon=":material/format_list_numbered:"):
         st.caption(
-            f"{len(ids):,} cells; cell {position + 1:,} is open. Click a row to open another; "
-            "← / → step through the list."
+            f"{len(ids):,} cells; cell {position + 1:,} is open. Tick a row's box (left) to "
+            "open another; ← / → step through the list."
         )
         view = shown[["cell_id", "status", "hard_group", "label", "tally", "share", "votes"]]
         # A key per list: a selection made in an older list must not point into this one.

@@ -982,7 +982,7 @@ def patient_picker(cur, cat: Workspace) -> str | None:
             if rows:
                 st.query_params.from_dict({"patient": str(patients.iloc[rows[0]]["patient"])})
 
-        st.caption("Or click a row of the table.")
+        st.caption("Or tick a row's box (left) in the table.")
         st.dataframe(
             patients,
             hide_index=True,
