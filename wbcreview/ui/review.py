@@ -54,8 +54,17 @@ def review_page(ws: Workspace) -> None:
                 query_params={"queue": str(queue_id)},
             )
     if reviewer is not None and can(reviewer, "manage_queues"):
-        _new_queue(ws, wanted, expanded=from_browse or queues.empty)
-        _calibration_admin(ws)
+        if from_browse or queues.empty:
+            _new_queue(ws, wanted, expanded=True)
+            _calibration_admin(ws)
+        else:
+            # Closed, the admin's two tools share one line: the cell stays above the fold at
+            # 1366x768 (one under the other they pushed half of its images below it).
+            tools = st.columns(2)
+            with tools[0]:
+                _new_queue(ws, wanted, expanded=False)
+            with tools[1]:
+                _calibration_admin(ws)
     elif from_browse:
         st.info(
             f"To review the Browse selection ({as_md(review.describe_filter(wanted))}), an admin "
