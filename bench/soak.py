@@ -121,12 +121,14 @@ class Session:
         page = self.review
         page.goto(f"{self.base}/Review?queue={self.queue}", timeout=180_000)
         paint.settle(page)
+        # The identity box may come a rerun later (a fresh server's first deep link reruns
+        # once): wait for it rather than skip it, or the loop never starts.
+        page.locator(".st-key-id_name input").wait_for(timeout=120_000)
         for key, text in (("id_name", "Soak reviewer"), ("id_team", "Soak")):
             box = page.locator(f".st-key-{key} input")
-            if box.count():
-                box.fill(text)
-                box.press("Enter")
-                paint.settle(page)
+            box.fill(text)
+            box.press("Enter")
+            paint.settle(page)
         page.wait_for_function(LOOP_READY_JS, timeout=120_000)
         page.locator("[data-testid='stMain']").click(position=harness.UNFOCUS)
 
