@@ -79,3 +79,22 @@ def demo_copy(demo_root, tmp_path) -> Path:
     out = tmp_path / "copy"
     shutil.copytree(demo_root, out)
     return out
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module():
+    """AppTest makes its script `__main__`; put the real one back, or a later
+    multiprocessing spawn (the demo builder's) would import a deleted temp script."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
+@pytest.fixture(scope="module")
+def cells(demo_root):
+    """The demo copy's cells with their labels, first by id (a test module may define its own)."""
+    from wbcreview.data import catalog
+    from wbcreview.review import workflow as review
+
+    with catalog.open_catalog(demo_root) as cat:
+        return review.catalog_cells(cat.cursor())

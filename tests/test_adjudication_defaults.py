@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from wbcreview.data import catalog
@@ -14,13 +12,6 @@ from wbcreview.review.store import Reviewer, Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 ADJUDICATION = "pages/7_Adjudication.py"
-
-
-@pytest.fixture(autouse=True)
-def keep_main_module():
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
 
 
 def test_the_default_is_the_leading_decision_only_with_a_strict_majority():

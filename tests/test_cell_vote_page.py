@@ -8,32 +8,16 @@ an annotator sees the cell's history (others' votes) only after voting on it.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.loop_helpers import event, loop_data, reply_bytes, send, vote_of
-from wbcreview.data import catalog
-from wbcreview.review import workflow as review
 from wbcreview.review.store import Reviewer, Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/2_Cell.py"
-
-
-@pytest.fixture(autouse=True)
-def keep_main_module():
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
-@pytest.fixture(scope="module")
-def cells(demo_root):
-    with catalog.open_catalog(demo_root) as cat:
-        return review.catalog_cells(cat.cursor())
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the way it sends them (tests/loop_helpers.py) and the page's answer is checked.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,26 +22,12 @@ from tests.loop_helpers import (
     send_large,
     vote_of,
 )
-from wbcreview.data import catalog
 from wbcreview.review import workflow as review
 from wbcreview.review.store import Reviewer, Store
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/11_Gallery_review.py"
 ADMIN = Reviewer("Root", "Admins", "admin")
-
-
-@pytest.fixture(autouse=True)
-def keep_main_module():
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
-@pytest.fixture(scope="module")
-def cells(demo_root):
-    with catalog.open_catalog(demo_root) as cat:
-        return review.catalog_cells(cat.cursor())
 
 
 @pytest.fixture

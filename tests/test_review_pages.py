@@ -7,7 +7,6 @@ Each test has its own WBCREVIEW_HOME (so its own demo store) and its own review 
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,22 +24,6 @@ REVIEW, CONSENSUS, ADJUDICATION, AUDIT = (
     "pages/7_Adjudication.py",
     "pages/8_Audit.py",
 )
-
-
-@pytest.fixture(autouse=True)
-def keep_main_module():
-    """AppTest makes its script `__main__`; put the real one back, or a later
-    multiprocessing spawn (the demo builder's) would import a deleted temp script."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
-@pytest.fixture(scope="module")
-def cells(demo_root):
-    """The demo copy's cells with their labels, first by id."""
-    with catalog.open_catalog(demo_root) as cat:
-        return review.catalog_cells(cat.cursor())
 
 
 @pytest.fixture
