@@ -19,6 +19,16 @@ REPO = Path(__file__).resolve().parent.parent
 PBC_SAMPLE = REPO.parent / "shared" / "data" / "pbc_sample"
 
 
+def pytest_collection_modifyitems(items):
+    """Run the browser test files first (a stable sort: the order within each group stays).
+
+    `make test` hands whole files to two workers in collection order (`--dist loadfile
+    --no-loadscope-reorder`); the browser files take 30-100 s each, and started last they
+    left one worker running alone for minutes while the other had nothing left to do. First,
+    the many short files fill in behind them."""
+    items.sort(key=lambda item: 0 if "/e2e/" in item.nodeid else 1)
+
+
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("wbcreview-home")

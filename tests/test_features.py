@@ -131,14 +131,25 @@ def test_features_of_a_copy_are_cached_on_disk(demo_copy, monkeypatch):
     assert not list(features.features_dir().glob(f"{demo_copy.name}-*"))
 
 
+def few_rows(monkeypatch, n: int = 300, batch: int = 64) -> None:
+    """Compute features over the first `n` rows in batches of `batch`: five batches cover
+    what the whole copy would (several batches in flight, the order of their answers), in a
+    fraction of the time."""
+    every = features._rows
+    monkeypatch.setattr(features, "_rows", lambda cat: every(cat).iloc[:n])
+    monkeypatch.setattr(features, "BATCH", batch)
+    monkeypatch.setattr(features, "PARALLEL_MIN", 10)
+
+
 def test_parallel_workers_give_the_same_features(demo_copy, monkeypatch):
+    few_rows(monkeypatch)
     with open_catalog(demo_copy) as cat:
         from wbcreview.data.images import ImageReader
 
         with ImageReader() as reader:
             serial = features.compute(cat, reader, workers=1)
-            monkeypatch.setattr(features, "PARALLEL_MIN", 10)
             parallel = features.compute(cat, reader, workers=2)
+    assert len(serial) == 300
     assert serial.equals(parallel)
 
 
@@ -150,6 +161,7 @@ def test_workers_that_cannot_start_fall_back_to_this_process(demo_copy, monkeypa
     # How a spawned worker finds the main module to import again (multiprocessing.spawn).
     here = []
     real = features.features_of_bytes
+    few_rows(monkeypatch)
     with open_catalog(demo_copy) as cat:
         from wbcreview.data.images import ImageReader
 
@@ -158,7 +170,6 @@ def test_workers_that_cannot_start_fall_back_to_this_process(demo_copy, monkeypa
                 main = sys.modules["__main__"]
                 patched.setattr(main, "__spec__", None, raising=False)
                 patched.setattr(main, "__file__", str(broken), raising=False)
-                patched.setattr(features, "PARALLEL_MIN", 10)
                 patched.setattr(features, "features_of_bytes", lambda b: here.append(1) or real(b))
                 parallel = features.compute(cat, reader, workers=2)
             serial = features.compute(cat, reader, workers=1)
