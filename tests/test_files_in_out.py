@@ -636,3 +636,18 @@ def test_csvfile_reports_the_start_line_of_a_multiline_record(tmp_path):
     f.write_text('a,b\n1,"x\ny"\n2,3,4\n')
     with pytest.raises(csvfile.CsvFileError, match="line 4: 3 field"):
         csvfile.read_table(f, required=("a", "b"))
+
+
+def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    out = tmp_path / "cache" / "frame.parquet"
+    files.write_file(out, b"old")
+    with pytest.raises(RuntimeError), files.written_atomically(out) as tmp:
+        tmp.write_bytes(b"half of the ne")
+        raise RuntimeError("disk full")
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["frame.parquet"]
+    with files.written_atomically(out) as tmp:
+        tmp.write_bytes(b"new")
+        assert out.read_bytes() == b"old"  # nothing is seen before the block ends
+    assert out.read_bytes() == b"new"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["frame.parquet"]

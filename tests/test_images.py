@@ -295,3 +295,13 @@ def test_image_reader(shards, monkeypatch):
         assert reader.thumbs(requests[:2], size=32) == [thumbnail(b, 32) for b in truth[:2]]
         assert len(reader.thumb_cache) == 50
     assert len(reader.fds) == 0
+
+
+def test_a_borrowed_reader_is_left_open_and_an_own_one_is_closed():
+    with images.ImageReader() as mine:
+        with images.borrowed(mine) as reader:
+            assert reader is mine
+        assert not mine._pool._shutdown  # the caller's reader still works
+        with images.borrowed(None) as own:
+            assert own is not mine
+        assert own._pool._shutdown

@@ -147,14 +147,23 @@ def check_output_file(out: Path, *, force: bool = False, protected: Iterable[Pat
     return out_real
 
 
-def write_file(out: Path, data: bytes) -> None:
-    """Write `data` to `out` through a temporary sibling renamed at the end (never half a file)."""
+@contextmanager
+def written_atomically(out: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `out` to write into; it replaces `out` (one rename) only
+    when the block ends without an exception, so a reader sees the old file or the whole new
+    one, never half of one. On an exception, or when the block wrote nothing, the temporary
+    file is removed and `out` is left as it was. Creates `out`'s folder if needed."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, out)
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
+
+
+def write_file(out: Path, data: bytes) -> None:
+    """Write `data` to `out` through a temporary sibling renamed at the end (never half a file)."""
+    with written_atomically(out) as tmp:
+        tmp.write_bytes(data)

@@ -18,7 +18,7 @@ import io
 import os
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
@@ -395,11 +395,23 @@ class ImageReader:
         self.close()
 
 
+@contextmanager
+def borrowed(reader: ImageReader | None) -> Iterator[ImageReader]:
+    """`reader` as it is (the caller keeps it open), or, for None, a new ImageReader that is
+    closed when the block ends: for functions that take an optional reader."""
+    if reader is not None:
+        yield reader
+        return
+    with ImageReader() as own:
+        yield own
+
+
 __all__ = [
     "ByteLRU",
     "FdCache",
     "ImageReader",
     "ImageRequest",
+    "borrowed",
     "data_uri",
     "decode_error",
     "placeholder",

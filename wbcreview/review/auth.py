@@ -22,7 +22,6 @@ import hmac
 import logging
 import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ import yaml
 
 from wbcreview import config
 from wbcreview.errors import WbcreviewError
+from wbcreview.files import written_atomically
 from wbcreview.review.store import ROLES, InvalidVote, Reviewer, Store
 
 log = logging.getLogger("wbcreview.auth")
@@ -176,16 +176,11 @@ def _write_users(path: Path, users: dict[str, dict]) -> None:
         for name, entry in users.items()
     }
     text = yaml.safe_dump({"users": clean}, sort_keys=True, allow_unicode=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".users-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    with written_atomically(path) as tmp:
+        # Created owner-only before the hashes go in: no moment when others could read them.
+        tmp.touch(mode=0o600)
         os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp.write_text(text, encoding="utf-8")
 
 
 def verify(path: Path | str, name: str, password: str) -> Reviewer | None:

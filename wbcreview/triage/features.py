@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -27,9 +25,10 @@ import pandas as pd
 from PIL import Image
 
 from wbcreview import config
-from wbcreview.data import query
+from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog, catalog_prefix
 from wbcreview.errors import WbcreviewError
+from wbcreview.files import written_atomically
 from wbcreview.triage import pool
 
 # Bump when the features change: older cache files are then ignored and removed.
@@ -380,22 +379,10 @@ def cached_features(
                 return frame
         except (OSError, ValueError):
             pass  # an unreadable cache is recomputed
-    own = reader is None
-    if own:
-        from wbcreview.data.images import ImageReader
-
-        reader = ImageReader()
-    try:
+    with images.borrowed(reader) as reader:
         frame = compute(cat, reader, progress, workers)
-    finally:
-        if own:
-            reader.close()
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with written_atomically(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     for old in features_dir().glob(f"{catalog_prefix(cat.root)}-*.parquet"):
         if old != path:
             old.unlink(missing_ok=True)

@@ -20,9 +20,7 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -385,12 +383,8 @@ def save(root: Path, name: str, frame: pd.DataFrame, source: str, kind: str | No
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta).encode()}
     )
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with fsutil.written_atomically(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return _info(path)
 
 

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,9 +34,10 @@ import pandas as pd
 from PIL import Image
 
 from wbcreview import config
-from wbcreview.data import query
+from wbcreview.data import images, query
 from wbcreview.data.catalog import Catalog, catalog_prefix
 from wbcreview.errors import WbcreviewError
+from wbcreview.files import written_atomically
 from wbcreview.triage import pool
 
 # Bump when a signature changes: older caches are then ignored and removed.
@@ -240,12 +239,8 @@ def _stale(cat: Catalog, kind: str, keep: Path) -> None:
 
 def write_cache(frame: pd.DataFrame, path: Path) -> None:
     """Write a parquet cache atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
+    with written_atomically(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_cache(path: Path) -> pd.DataFrame | None:
@@ -315,16 +310,8 @@ def cached(
         if progress:
             progress(len(frame), len(frame), "image signatures from the cache")
         return frame
-    own = reader is None
-    if own:
-        from wbcreview.data.images import ImageReader
-
-        reader = ImageReader()
-    try:
+    with images.borrowed(reader) as reader:
         frame = compute(cat, reader, progress, workers)
-    finally:
-        if own:
-            reader.close()
     write_cache(frame, path)
     _stale(cat, "signatures", path)
     return frame
