@@ -91,6 +91,32 @@ def demo_copy(demo_root, tmp_path) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def cat(demo_root):
+    """The shared demo copy's catalog, opened once per test module (read only)."""
+    from wbcreview.data import catalog
+
+    with catalog.open_catalog(demo_root) as opened:
+        yield opened
+
+
+@pytest.fixture
+def cur(cat):
+    """A DuckDB cursor on the shared demo copy's catalog."""
+    return cat.cursor()
+
+
+@pytest.fixture
+def db_url(demo_root, tmp_path, monkeypatch) -> str:
+    """A new SQLite decision store, and the environment an app run reads: the shared demo
+    copy, a private home and that store (a test module may add settings on top)."""
+    url = f"sqlite:///{tmp_path / 'reviews.sqlite'}"
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
+    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WBCREVIEW_DB", url)
+    return url
+
+
 @pytest.fixture(autouse=True)
 def keep_main_module():
     """AppTest makes its script `__main__`; put the real one back, or a later

@@ -20,12 +20,6 @@ CHIP_LINK = re.compile(r'<a class="wbc-chip[^"]*" href="([^"]+)"[^>]*data-class=
 
 
 @pytest.fixture
-def cur(demo_root):
-    with catalog.open_catalog(demo_root) as cat:
-        yield cat.cursor()
-
-
-@pytest.fixture
 def open_page(demo_root, monkeypatch):
     """Run the app, switch to a page with some query parameters, run it; return the AppTest."""
     monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))

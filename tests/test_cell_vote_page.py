@@ -21,13 +21,10 @@ PAGE = "pages/2_Cell.py"
 
 
 @pytest.fixture
-def db_url(demo_root, tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'reviews.sqlite'}"
-    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
-    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WBCREVIEW_DB", url)
+def db_url(db_url, monkeypatch) -> str:
+    """conftest's store and copy, with blind review on."""
     monkeypatch.setenv("WBCREVIEW_BLIND", "1")
-    return url
+    return db_url
 
 
 def open_cell(cell: str, name: str | None) -> AppTest:

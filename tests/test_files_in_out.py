@@ -49,12 +49,6 @@ def cells(demo_root) -> list[str]:
 
 
 @pytest.fixture
-def cur(demo_root):
-    with open_catalog(demo_root) as cat:
-        yield cat.cursor()
-
-
-@pytest.fixture
 def url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'reviews.sqlite'}"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.loop_helpers import (
@@ -28,15 +27,6 @@ from wbcreview.review.store import Reviewer, Store
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/11_Gallery_review.py"
 ADMIN = Reviewer("Root", "Admins", "admin")
-
-
-@pytest.fixture
-def db_url(demo_root, tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'reviews.sqlite'}"
-    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
-    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WBCREVIEW_DB", url)
-    return url
 
 
 def make_queue(url: str, ids: list[str], **options) -> int:

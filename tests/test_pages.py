@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests import apptest
 from tests.apptest import APP, html_of
-from wbcreview.data import catalog, query
+from wbcreview.data import query
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
 from wbcreview.ui import navigation
 
@@ -22,17 +22,6 @@ BROWSE, CELL, PATIENT, ATLAS = (
     "pages/4_Class_atlas.py",
 )
 TILE_LINK = re.compile(r'<a class="wbc-tile[^"]*"[^>]*href="([^"]+)"')
-
-
-@pytest.fixture
-def cat(demo_root):
-    with catalog.open_catalog(demo_root) as opened:
-        yield opened
-
-
-@pytest.fixture
-def cur(cat):
-    return cat.cursor()
 
 
 @pytest.fixture

@@ -15,13 +15,6 @@ ORDER_BY = {
 }
 
 
-@pytest.fixture(scope="module")
-def cur(demo_root):
-    cat = open_catalog(demo_root)
-    yield cat.cursor()
-    cat.close()
-
-
 @pytest.mark.parametrize("sort", list(ORDER_BY))
 def test_pages_follow_the_sort_and_cover_every_row(cur, sort):
     f = query.Filter(labels=("SNE", "LY", "PC"), configs=("degraded",))

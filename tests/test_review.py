@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from wbcreview.data import catalog, query
+from wbcreview.data import query
 from wbcreview.data.release import CLASS_CODES
 from wbcreview.review import consensus
 from wbcreview.review import workflow as review
@@ -20,17 +20,6 @@ BEN = Reviewer("Ben", "Team 2", "annotator")
 CAT = Reviewer("Cat", "Team 3", "annotator")
 EVE = Reviewer("Eve", "Experts", "adjudicator")
 ADMIN = Reviewer("Root", "", "admin")
-
-
-@pytest.fixture(scope="module")
-def cat(demo_root):
-    with catalog.open_catalog(demo_root) as opened:
-        yield opened
-
-
-@pytest.fixture
-def cur(cat):
-    return cat.cursor()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.loop_helpers import event, label_of, loop_data, send, vote_of
@@ -24,15 +23,6 @@ REVIEW, CONSENSUS, ADJUDICATION, AUDIT = (
     "pages/7_Adjudication.py",
     "pages/8_Audit.py",
 )
-
-
-@pytest.fixture
-def db_url(demo_root, tmp_path, monkeypatch) -> str:
-    url = f"sqlite:///{tmp_path / 'reviews.sqlite'}"
-    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_root))
-    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WBCREVIEW_DB", url)
-    return url
 
 
 class App:
