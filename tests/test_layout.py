@@ -174,12 +174,44 @@ def test_every_error_class_is_a_wbcreview_error(name):
             assert issubclass(value, WbcreviewError), f"{name}.{attr} is not a WbcreviewError"
 
 
-def test_readme_layout_lists_every_package_and_top_module():
+def readme_layout() -> str:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    return readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_layout_lists_every_package_and_top_module():
+    section = readme_layout()
     packages = {m.name for m in pkgutil.iter_modules(wbcreview.__path__)}
     missing = sorted(p for p in packages if p != "__main__" and f"{p}" not in section)
     assert not missing, f"README layout does not mention: {missing}"
+
+
+def readme_entries() -> dict[str, str]:
+    """The layout block's entries for wbcreview's packages: "name" -> its text (the
+    "  name/" line and the continuation lines indented under it)."""
+    entries: dict[str, str] = {}
+    current = None
+    for line in readme_layout().splitlines():
+        head = line[2:].split(" ", 1)[0] if line.startswith("  ") and line[2] != " " else ""
+        if head.endswith("/"):
+            current = head[:-1]
+            entries[current] = line
+        elif current and line.startswith(" " * 20):
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return entries
+
+
+def test_readme_layout_names_every_module_in_its_package_entry():
+    entries = readme_entries()
+    missing = [
+        f"{package.name}/{module.name}"
+        for package in sorted(p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+        for module in sorted(package.glob("*.py"))
+        if module.stem != "__init__" and module.stem not in entries.get(package.name, "")
+    ]
+    assert not missing, f"README layout does not name: {missing}"
 
 
 def test_the_core_never_imports_upwards():
