@@ -372,3 +372,17 @@ def test_atlas_examples_spread_over_patients_and_are_seeded():
     assert len(gallery.atlas_examples(rows, 100)) == 30
     assert gallery.atlas_examples(rows.iloc[0:0], 5).empty
     assert gallery.atlas_examples(rows, 0).empty
+
+
+def test_difference_map_is_a_palette_png_within_one_step_of_the_colour_map():
+    rng = np.random.default_rng(3)
+    src = rng.integers(0, 256, (50, 60, 3))
+    deg = np.clip(src + rng.normal(0, 20, src.shape), 0, 255).astype(int)
+    diff = gallery.difference(png(deg), png(src))
+    with Image.open(io.BytesIO(diff.png)) as im:
+        assert im.mode == "P"  # one byte a pixel
+    exact = np.abs(deg.astype(np.int16) - src.astype(np.int16)).mean(axis=2)
+    want = gallery.false_colour(exact, diff.scale).astype(int)
+    got = decode(diff.png).astype(int)
+    step = np.abs(np.diff(gallery.false_colour(np.arange(256.0), 255.0).astype(int), axis=0))
+    assert np.abs(got - want).max() <= step.max()
