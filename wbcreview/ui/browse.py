@@ -704,6 +704,25 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
     return rows
 
 
+def warm_first_page(cat: Workspace) -> None:
+    """Fill the caches Browse's default view (no filter, first page) reads: the sidebar's
+    counts and patients, the page's rows, thumbnails and grid HTML. The server's warm-up
+    (`ui.warmup`) calls it at process start, outside any script run, so the first visit
+    to Browse finds them ready; `tests/test_warmup.py` checks that the page then computes
+    nothing more."""
+    cur = cat.cursor()
+    fp = cat.fingerprint
+    state = BrowseState.from_params({})
+    f = state.filter
+    patient_index(cur, fp)
+    for column in ("config", "split", "label", "severity"):
+        _facet(cur, fp, f, column)
+    _count(cur, fp, f.replace(differs_from_original=True))
+    _count(cur, fp, f)
+    rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
+    grid_for(cat, state, rows, tile_notes(cur, cat, rows))
+
+
 # --- the Cell page ----------------------------------------------------------------------------
 
 
