@@ -21,8 +21,12 @@ else:  # `streamlit run app.py` (or an ASGI server) serving `app`
 
     def _warm_up() -> None:
         started = time.perf_counter()
-        from wbcreview.ui import warmup  # imported here: off the thread that starts the server
-
+        try:
+            from wbcreview.ui import warmup  # here: off the thread that starts the server
+        except Exception:  # noqa: BLE001
+            # Stopped (Ctrl+C) during the imports, or a broken install: the first page
+            # imports the same modules and reports it there.
+            return
         warmup.run(started)
 
     @asynccontextmanager
