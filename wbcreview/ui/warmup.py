@@ -18,6 +18,8 @@ import logging
 import threading
 import time
 
+from streamlit import delta_generator, string_util
+
 from wbcreview import logs, ui
 from wbcreview.data import source
 from wbcreview.ui import auth as ui_auth  # noqa: F401 (imported for the sign-in page's first run)
@@ -26,6 +28,14 @@ from wbcreview.workspace import Workspace
 
 LOGGER = logging.getLogger("wbcreview.warmup")
 done = threading.Event()  # set when run() has finished (or given up): for tests and benches
+
+
+def streamlit_first_run() -> None:
+    """What Streamlit does once per process, on the first page run, done here instead: load
+    its emoji catalog (st.set_page_config's icon, 0.17 s) and check whether it runs in a
+    REPL (on the first element: `inspect.stack()` over every loaded module, 0.19 s)."""
+    string_util.is_emoji(ui.PAGE_ICON)
+    delta_generator._maybe_print_use_warning()
 
 
 def run(started: float | None = None) -> Workspace | None:
@@ -42,6 +52,7 @@ def run(started: float | None = None) -> Workspace | None:
         if src.is_demo and not (src.root / "README.md").exists():
             LOGGER.info("warm-up: no demo copy yet (the first page builds it)")
             return None
+        streamlit_first_run()
         ws = ui.open_workspace(src)
         opened = time.perf_counter()
         page.freeze_long_lived()
