@@ -21,6 +21,7 @@ from wbcreview import ui
 from wbcreview.data import catalog, images, query, source
 from wbcreview.ui import page, warmup
 from wbcreview.views.browse import DEFAULT_PAGE_SIZE
+from wbcreview.workspace import Workspace
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +69,17 @@ def test_the_warm_up_builds_the_catalog_and_browses_first_run_computes_nothing(
         ("page", DEFAULT_PAGE_SIZE)
     ]
     assert all(thread.startswith("prefetch") for name, thread, _ in calls if name == "thumbnails")
+
+
+def test_the_home_pages_first_run_reads_what_the_warm_up_filled(demo_copy, monkeypatch):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
+    assert warmup.run() is not None
+    calls: list = []
+    for name in ("health", "summary"):
+        _recording(monkeypatch, Workspace, name, calls)
+    at = ok(AppTest.from_file(APP, default_timeout=120).run())
+    assert [t.value for t in at.title] == ["wbcreview"] and at.success  # the health report
+    assert calls == []
 
 
 def test_a_warm_up_problem_is_logged_and_left_to_the_page(tmp_path, monkeypatch, caplog):

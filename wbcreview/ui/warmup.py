@@ -1,13 +1,15 @@
 """The server's warm-up: what the first screen needs, done while the server starts.
 
-`streamlit run app.py` serves app.py's `app` (an `st.App`); its lifespan starts `run()` on
-a thread at process start. While the server binds and a browser loads Streamlit's front end
-(1-2 s), this thread imports what a page run needs (pandas, DuckDB, SQLAlchemy, the screens'
-modules), opens the copy's Workspace (building a missing catalog) through the same cached
-resource the pages use (`ui.open_workspace`), freezes what is long-lived for the garbage
-collector, and fills Browse's first page (rows, thumbnails, grid). A page run that needs the
-catalog while it is being built waits for that build and shows its progress
-(`catalog._build_once`); any other page simply finds its imports done.
+`streamlit run app.py` serves app.py's `app` (an `st.App`); its lifespan starts a thread
+at process start, which first sets a missing catalog building (`catalog.build_in_background`)
+and then imports this module and calls `run()`. While the server binds and a browser loads
+Streamlit's front end (1-2 s), the thread imports what a page run needs (pandas, DuckDB,
+SQLAlchemy, the screens' modules), opens the copy's Workspace through the same cached
+resource the pages use (`ui.open_workspace`), does Streamlit's own once-per-process work of
+a first run, freezes what is long-lived for the garbage collector, and fills Browse's first
+page (rows, thumbnails, grid) and what the home page reads (health report, counts). A page
+run that needs the catalog while it is being built follows that build and shows its
+progress (`catalog._build_once`); any other page simply finds its imports done.
 
 Importing this module is the first half of the work (the screens' modules); `run()` the rest.
 """
@@ -49,7 +51,7 @@ def run(started: float | None = None) -> Workspace | None:
     navigation.sections_from_start()
     try:
         src = source.resolve(None)
-        if src.is_demo and not (src.root / "README.md").exists():
+        if not src.has_copy:
             LOGGER.info("warm-up: no demo copy yet (the first page builds it)")
             return None
         streamlit_first_run()
@@ -57,13 +59,17 @@ def run(started: float | None = None) -> Workspace | None:
         opened = time.perf_counter()
         page.freeze_long_lived()
         browse.warm_first_page(ws)
+        browsed = time.perf_counter()
+        home.warm(ws)
         page.freeze_long_lived()
         LOGGER.info(
-            "warm-up done in %.1f s: imports %.1f s, catalog %.1f s, first Browse page %.1f s",
+            "warm-up done in %.1f s: imports %.1f s, catalog %.1f s, first Browse page %.1f s, "
+            "home page %.1f s",
             time.perf_counter() - started,
             imported - started,
             opened - imported,
-            time.perf_counter() - opened,
+            browsed - opened,
+            time.perf_counter() - browsed,
         )
         return ws
     except Exception as exc:  # noqa: BLE001 (the page that needs it reports the problem)
