@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 
 import pyarrow.parquet as pq
@@ -161,6 +162,33 @@ def test_no_background_build_without_a_copy(tmp_path, monkeypatch):
     assert catalog.build_in_background() is None
     monkeypatch.setenv("WBCREVIEW_DATA", str(tmp_path / "missing"))
     assert catalog.build_in_background() is None
+
+
+def test_a_build_finds_and_removes_what_a_killed_build_left(demo_copy):
+    folder = catalog.catalog_path(demo_copy, "0" * 16).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    dead = _dead_pid()
+    left = [
+        folder / f".copy-x.building-{dead}-1.duckdb",
+        folder / f".copy-x.building-{dead}-1.duckdb.wal",
+    ]
+    spill = folder / f".copy-x.building-{dead}-1.duckdb.tmp"
+    mine = folder / f".copy-x.building-{os.getpid()}-1.duckdb"  # a live process's build
+    for path in [*left, mine]:
+        path.write_bytes(b"x")
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"x")
+    catalog.open_catalog(demo_copy).close()
+    assert not any(p.exists() for p in [*left, spill])
+    assert mine.exists()
+    mine.unlink()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited (and was reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_copy_without_shards_is_an_error(tmp_path):

@@ -494,8 +494,39 @@ CREATE TABLE cells (
 """
 
 
+_BUILDING_RE = re.compile(r"\..+\.building-(\d+)-\d+\.duckdb(\.wal|\.tmp)?")
+
+
+def remove_abandoned_builds(folder: Path) -> list[Path]:
+    """Delete what builds of processes that are gone left in `folder` (a server stopped in
+    the middle of its start-up build: the file, its WAL, DuckDB's spill folder); return
+    the paths removed. A build of a live process is never touched."""
+    removed = []
+    for path in folder.iterdir() if folder.is_dir() else []:
+        match = _BUILDING_RE.fullmatch(path.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def _build(root: Path, shards: list[Shard], path: Path, fingerprint: str, progress) -> None:
     started = time.perf_counter()
+    remove_abandoned_builds(path.parent)
     # A hidden name no cleanup pattern matches: another process may be cleaning up.
     tmp = path.with_name(f".{path.stem}.building-{os.getpid()}-{threading.get_ident()}.duckdb")
     tmp.unlink(missing_ok=True)
