@@ -110,10 +110,12 @@ def test_a_build_going_on_in_the_process_is_followed_not_repeated(demo_copy, mon
     """The server's warm-up builds a missing catalog at process start; a page run that needs
     it meanwhile waits for that build (showing its progress) instead of building it again."""
     real_build, real_follow = catalog._build, catalog._Build.follow
-    builds, waiting, followed = [], threading.Event(), threading.Event()
+    builds, building = [], threading.Event()
+    waiting, followed = threading.Event(), threading.Event()
 
     def held_build(root, shards, path, fingerprint, progress):
         builds.append(path)
+        building.set()
 
         def report(done, total, message):
             progress(done, total, message)
@@ -135,6 +137,7 @@ def test_a_build_going_on_in_the_process_is_followed_not_repeated(demo_copy, mon
         target=catalog.ensure_built, args=(demo_copy, lambda *a: first_seen.append(a))
     )
     first.start()
+    assert building.wait(60)  # the thread builds; this caller comes second
 
     def second_progress(*update):
         second_seen.append(update)
