@@ -22,12 +22,7 @@ else:  # `streamlit run app.py` (or an ASGI server) serving `app`
     def _warm_up() -> None:
         started = time.perf_counter()
         try:
-            # Imported here, off the thread that starts the server. The catalog's modules
-            # first: a missing catalog then builds while the screens' modules import.
-            from wbcreview.data import catalog
-
-            catalog.build_in_background()
-            from wbcreview.ui import warmup
+            from wbcreview.ui import warmup  # here: off the thread that starts the server
         except Exception:  # noqa: BLE001
             # Stopped (Ctrl+C) during the imports, or a broken install: the first page
             # imports the same modules and reports it there.

@@ -151,22 +151,6 @@ def test_a_build_going_on_in_the_process_is_followed_not_repeated(demo_copy, mon
     assert second_seen and set(second_seen) <= set(first_seen)
 
 
-def test_the_warm_up_starts_a_missing_catalog_building_once(demo_copy, monkeypatch):
-    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
-    thread = catalog.build_in_background()
-    assert thread is not None
-    thread.join(120)
-    assert not catalog.needs_build(demo_copy)
-    assert catalog.build_in_background() is None  # built: nothing to do
-
-
-def test_no_background_build_without_a_copy(tmp_path, monkeypatch):
-    monkeypatch.setenv("WBCREVIEW_HOME", str(tmp_path))  # the demo copy is not written yet
-    assert catalog.build_in_background() is None
-    monkeypatch.setenv("WBCREVIEW_DATA", str(tmp_path / "missing"))
-    assert catalog.build_in_background() is None
-
-
 def test_a_build_finds_and_removes_what_a_killed_build_left(demo_copy):
     folder = catalog.catalog_path(demo_copy, "0" * 16).parent
     folder.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,6 @@ from wbcreview.data.release import (
     ORIGINAL_LABELS_DIR,
 )
 from wbcreview.data.source import Shard, discover
-from wbcreview.data.source import resolve as resolve_source
 from wbcreview.errors import WbcreviewError
 
 # Bump when the tables below change: older catalogs are rebuilt on open.
@@ -380,30 +379,6 @@ def _build_once(root, shards, path: Path, fingerprint: str, progress, rebuild: b
         with _BUILDS_LOCK:
             del _BUILDS[path]
         running.done.set()
-
-
-def build_in_background() -> threading.Thread | None:
-    """Start building the catalog of the configured data source on a daemon thread when it
-    is missing or stale; return the thread (None when there is nothing to build: a current
-    catalog, a demo copy not written yet, a bad setting). For the server's warm-up: the
-    build runs while the screens' modules import, and whoever opens the catalog meanwhile
-    follows it. A failed build is left for the next opener to meet and report."""
-    try:
-        src = resolve_source(None)
-        if not src.has_copy or not needs_build(src.root):
-            return None
-    except (WbcreviewError, OSError):
-        return None
-
-    def build() -> None:
-        try:
-            ensure_built(src.root)
-        except (WbcreviewError, OSError):
-            pass  # the page that opens the catalog builds again and shows the error
-
-    thread = threading.Thread(target=build, name="catalog-build", daemon=True)
-    thread.start()
-    return thread
 
 
 def needs_build(root: Path) -> bool:

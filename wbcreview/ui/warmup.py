@@ -1,15 +1,16 @@
 """The server's warm-up: what the first screen needs, done while the server starts.
 
 `streamlit run app.py` serves app.py's `app` (an `st.App`); its lifespan starts a thread
-at process start, which first sets a missing catalog building (`catalog.build_in_background`)
-and then imports this module and calls `run()`. While the server binds and a browser loads
-Streamlit's front end (1-2 s), the thread imports what a page run needs (pandas, DuckDB,
-SQLAlchemy, the screens' modules), opens the copy's Workspace through the same cached
-resource the pages use (`ui.open_workspace`), does Streamlit's own once-per-process work of
-a first run, freezes what is long-lived for the garbage collector, and fills Browse's first
-page (rows, thumbnails, grid) and what the home page reads (health report, counts). A page
-run that needs the catalog while it is being built follows that build and shows its
-progress (`catalog._build_once`); any other page simply finds its imports done.
+at process start, which imports this module and calls `run()`. While the server binds and a
+browser loads Streamlit's front end (1-2 s), the thread imports what a page run needs
+(pandas, DuckDB, SQLAlchemy, the screens' modules), opens the copy's Workspace (building a
+missing catalog) through the same cached resource the pages use (`ui.open_workspace`), does
+Streamlit's own once-per-process work of a first run, freezes what is long-lived for the
+garbage collector, and fills Browse's first page (rows, thumbnails, grid) and what the home
+page reads (health report, counts). A page run that needs the catalog while it is being
+built follows that build and shows its progress (`catalog._build_once`); a Browse run that
+starts while the first page is being filled waits for it; any other page finds its imports
+done.
 
 Importing this module is the first half of the work (the screens' modules); `run()` the rest.
 """
