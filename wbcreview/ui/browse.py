@@ -141,9 +141,9 @@ def navigation() -> None:
 
 _MISS = object()
 _MEMO_LOCK = threading.Lock()
-# Held while the server's warm-up fills Browse's first page (`warm_first_page`): a run that
-# starts meanwhile waits for it instead of computing the same answers beside it.
-_WARMING = threading.Lock()
+# Held by the server's warm-up until Browse's first page is filled (`ui.warmup`): a Browse run
+# that starts meanwhile waits for it instead of computing the same answers beside it.
+WARMING = threading.Lock()
 
 
 def memo(maxsize: int, ttl: float = 600):
@@ -490,7 +490,7 @@ def filter_sidebar(cur, cat: Workspace, state: BrowseState, keep_cell: bool = Fa
 
     A patient that is not in this copy is reported and left out of the returned view.
     """
-    with _WARMING:  # the warm-up may be filling the caches read below
+    with WARMING:  # the warm-up may be filling the caches read below
         pass
     fp = cat.fingerprint
     f = state.filter
@@ -715,18 +715,17 @@ def warm_first_page(cat: Workspace) -> None:
     (`ui.warmup`) calls it at process start, outside any script run, so the first visit
     to Browse finds them ready; `tests/test_warmup.py` checks that the page then computes
     nothing more."""
-    with _WARMING:
-        cur = cat.cursor()
-        fp = cat.fingerprint
-        state = BrowseState.from_params({})
-        f = state.filter
-        patient_index(cur, fp)
-        for column in ("config", "split", "label", "severity"):
-            _facet(cur, fp, f, column)
-        _count(cur, fp, f.replace(differs_from_original=True))
-        _count(cur, fp, f)
-        rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
-        grid_for(cat, state, rows, tile_notes(cur, cat, rows))
+    cur = cat.cursor()
+    fp = cat.fingerprint
+    state = BrowseState.from_params({})
+    f = state.filter
+    patient_index(cur, fp)
+    for column in ("config", "split", "label", "severity"):
+        _facet(cur, fp, f, column)
+    _count(cur, fp, f.replace(differs_from_original=True))
+    _count(cur, fp, f)
+    rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
+    grid_for(cat, state, rows, tile_notes(cur, cat, rows))
 
 
 # --- the Cell page ----------------------------------------------------------------------------

@@ -56,10 +56,11 @@ def run(started: float | None = None) -> Workspace | None:
             LOGGER.info("warm-up: no demo copy yet (the first page builds it)")
             return None
         streamlit_first_run()
-        ws = ui.open_workspace(src)
-        opened = time.perf_counter()
-        page.freeze_long_lived()
-        browse.warm_first_page(ws)
+        with browse.WARMING:  # a Browse run waits for the first page instead of racing it
+            ws = ui.open_workspace(src)
+            opened = time.perf_counter()
+            page.freeze_long_lived()
+            browse.warm_first_page(ws)
         browsed = time.perf_counter()
         home.warm(ws)
         page.freeze_long_lived()
