@@ -100,15 +100,19 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     port: int | None = None,
     poll: float = 0.25,
+    command: list[str] | None = None,
 ) -> Server:
     """Start `streamlit run app.py` of the checkout `app` on a free loopback port (or `port`),
     with the environment updated by `env`, its output in `log`; return once it answers.
+    `command` replaces the command line (it must listen on `port`, which is then required).
 
     Raises ServerError with the server's output when the process exits, or when it has not
     answered within `timeout` seconds (it is stopped first).
     """
+    if command is not None and port is None:
+        raise ValueError("a command of your own needs the port it listens on")
     port = port or free_port()
-    command = [
+    command = command or [
         sys.executable, "-m", "streamlit", "run", str(app / "app.py"),
         "--server.headless", "true", "--server.address", "127.0.0.1",
         "--server.port", str(port), "--server.fileWatcherType", "none",

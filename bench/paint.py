@@ -15,10 +15,14 @@ was shown) and cell opens (a tile click to the frame where the Cell page's image
 decoded). For every action the server's CPU time (user + system of the streamlit process,
 from /proc) is read before and after: "server CPU per rerun".
 
-`--startup` also times process start -> Browse with 48 thumbnails painted: with a cold
-catalog (a fresh WBCREVIEW_HOME, so the server builds it) and with a warm one (a second
-start on the same home). `--app DIR` runs another checkout's app.py (e.g. /work/main) in
-the same run, as the baseline. The load average is printed before and after.
+`--startup` also times start -> Browse with 48 thumbnails painted, the server started with
+the commands of the checkout's `make run` (`make -n run`): from the server process's start
+(`startup_*_s`) and from `make run`'s first command (`make_run_*_s`, `prepare` included);
+with a cold catalog (a fresh WBCREVIEW_HOME, so the server builds it) and with a warm one
+(a second start on the same home); `--repeat N` takes medians of N such pairs, and
+`--startup-only` skips the filter runs. `--app DIR` runs another checkout (e.g. /work/main)
+in the same run, as the baseline; with several, startups take turns (A, B, A, B...).
+The load average is printed before and after.
 Prints the medians; --json prints one JSON object instead.
 """
 
@@ -28,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -171,22 +176,43 @@ CELL_JS = """([previous]) => {
 }"""
 
 
-def startup(data: Path, app: Path, home: Path, browser) -> float:
-    """Seconds from the server process's start to 48 thumbnails painted on Browse."""
+def make_run_commands(app: Path, port: int) -> list[list[str]]:
+    """The commands `make run PORT=port` runs in checkout `app` (read with `make -n`, so a
+    change to the Makefile is measured as it is), without its echo lines."""
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "run", f"PORT={port}"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [shlex.split(line) for line in dry.splitlines() if line and not line.startswith("echo")]
+
+
+def startup(data: Path, app: Path, home: Path, browser) -> dict[str, float]:
+    """Seconds to 48 thumbnails painted on Browse, with the server started the way `make run`
+    starts it: from `make run`'s first command (`make_run_s`, `prepare` included) and from
+    the server process's start (`server_s`). Health is polled every 50 ms."""
+    env = {**os.environ, "WBCREVIEW_DATA": str(data), "WBCREVIEW_HOME": str(home)}
+    port = harness.free_port()
+    *before, serve = make_run_commands(app, port)
     with tempfile.TemporaryDirectory() as tmp:
         started = time.time()
-        process, url = start_server(
-            data, Path(tmp) / "streamlit.log", app, {"WBCREVIEW_HOME": str(home)}
+        for command in before:
+            subprocess.run(command, cwd=app, env=env, check=True, stdout=subprocess.DEVNULL)
+        serving = time.time()
+        server = harness.start_server(
+            env, Path(tmp) / "streamlit.log", app=app, port=port, poll=0.05, command=serve
         )
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.goto(f"{url}/Browse", timeout=300_000)
+            page.goto(f"{server.url}/Browse", timeout=300_000)
             page.set_default_timeout(300_000)
             painted = page.evaluate(STARTUP_JS) / 1000
             page.close()
         finally:
-            harness.stop(process)
-    return round(painted - started, 2)
+            server.stop()
+    return {"make_run_s": round(painted - started, 2), "server_s": round(painted - serving, 2)}
 
 
 def next_pages(page, pid: int, turns: int) -> tuple[list[float], list[float]]:
@@ -328,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", type=int, default=12, help="Next clicks and cell opens")
     parser.add_argument("--startup", action="store_true", help="also time start -> painted")
     parser.add_argument(
+        "--startup-only", action="store_true", help="time start -> painted only (no filter runs)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="startups per app and state")
+    parser.add_argument(
         "--app", action="append", default=[], help="checkout whose app.py to run (repeat: "
         "each is measured in turn in this run; default this repository)",
     )  # fmt: skip
@@ -336,18 +366,21 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data).resolve()
     ensure_copy(data, args.cells)
     out = {"load_before": [round(x, 2) for x in os.getloadavg()], "apps": []}
-    for app in [Path(a).resolve() for a in args.app] or [REPO]:
-        summary = run(data, args.runs, args.passes, app, args.extra)
-        if args.startup:
-            summary.update(startup_times(data, app))
-        out["apps"].append(summary)
+    apps = [Path(a).resolve() for a in args.app] or [REPO]
+    if args.startup_only:
+        out["apps"] = [{"app": str(app), "data": str(data)} for app in apps]
+    else:
+        out["apps"] = [run(data, args.runs, args.passes, app, args.extra) for app in apps]
+    if args.startup or args.startup_only:
+        for summary, times in zip(out["apps"], startup_times(data, apps, args.repeat), strict=True):
+            summary.update(times)
     out["load_after"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         print(json.dumps(out))
     else:
         print(f"load average before {out['load_before']}, after {out['load_after']}")
         for summary in out["apps"]:
-            print(f"{summary['app']}: {summary['rows']:,} rows, {summary['runs_per_pass']} changes")
+            print(f"{summary['app']}: {summary.get('rows', '?')} rows")
             for key, value in summary.items():
                 if key.endswith(("_ms", "_s")) and key != "target_ms":
                     print(f"  {key:32s} {value}")
@@ -355,20 +388,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def startup_times(data: Path, app: Path) -> dict:
-    """Process start -> 48 thumbnails painted: cold catalog (fresh home), then warm."""
+def startup_pair(data: Path, app: Path, browser) -> dict[str, float]:
+    """One start with a cold catalog (a fresh home), then one with it warm (the same home)."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for state in ("cold", "warm"):
+            took = startup(data, app, Path(tmp), browser)
+            log(f"{app}: start -> painted, {state} catalog: {took}")
+            out[f"startup_{state}_s"] = took["server_s"]
+            out[f"make_run_{state}_s"] = took["make_run_s"]
+    return out
+
+
+def startup_times(data: Path, apps: list[Path], repeat: int = 1) -> list[dict]:
+    """Per app, medians of `repeat` cold and warm starts (every sample under `..._all_s`).
+    The apps take turns (A, B, A, B...), so a change in the machine's load hits each alike."""
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+    samples: list[dict[str, list[float]]] = [{} for _ in apps]
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            cold = startup(data, app, Path(tmp), browser)
-            log(f"{app}: start -> painted, cold catalog {cold} s")
-            warm = startup(data, app, Path(tmp), browser)
-            log(f"{app}: start -> painted, warm catalog {warm} s")
+            for _ in range(repeat):
+                for app, into in zip(apps, samples, strict=True):
+                    for key, value in startup_pair(data, app, browser).items():
+                        into.setdefault(key, []).append(value)
         finally:
             browser.close()
-    return {"startup_cold_s": cold, "startup_warm_s": warm}
+    return [
+        {
+            **{key: round(statistics.median(values), 2) for key, values in taken.items()},
+            **{key.removesuffix("_s") + "_all_s": values for key, values in taken.items()},
+        }
+        for taken in samples
+    ]
 
 
 if __name__ == "__main__":

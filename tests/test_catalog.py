@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
 
 import pyarrow.parquet as pq
 import pytest
@@ -102,6 +104,78 @@ def test_progress_is_reported_per_shard(demo_copy):
     catalog.open_catalog(demo_copy, progress=lambda d, t, m: seen.append((d, t, m))).close()
     assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1] == 11
     assert any("indexing pristine/phase1_train" in m for _, _, m in seen)
+
+
+def test_a_build_going_on_in_the_process_is_followed_not_repeated(demo_copy, monkeypatch):
+    """The server's warm-up builds a missing catalog at process start; a page run that needs
+    it meanwhile waits for that build (showing its progress) instead of building it again."""
+    real_build, real_follow = catalog._build, catalog._Build.follow
+    builds, building = [], threading.Event()
+    waiting, followed = threading.Event(), threading.Event()
+
+    def held_build(root, shards, path, fingerprint, progress):
+        builds.append(path)
+        building.set()
+
+        def report(done, total, message):
+            progress(done, total, message)
+            if done == 0:
+                assert waiting.wait(60)  # the second caller is waiting for this build
+            elif done == 1:
+                assert followed.wait(60)  # and has seen its progress
+
+        real_build(root, shards, path, fingerprint, report)
+
+    def follow(self, progress):
+        waiting.set()
+        real_follow(self, progress)
+
+    monkeypatch.setattr(catalog, "_build", held_build)
+    monkeypatch.setattr(catalog._Build, "follow", follow)
+    first_seen, second_seen = [], []
+    first = threading.Thread(
+        target=catalog.ensure_built, args=(demo_copy, lambda *a: first_seen.append(a))
+    )
+    first.start()
+    assert building.wait(60)  # the thread builds; this caller comes second
+
+    def second_progress(*update):
+        second_seen.append(update)
+        followed.set()
+
+    fingerprint = catalog.ensure_built(demo_copy, second_progress)
+    first.join(60)
+    assert len(builds) == 1
+    assert fingerprint == catalog.current_fingerprint(demo_copy)
+    assert not catalog.needs_build(demo_copy)
+    assert second_seen and set(second_seen) <= set(first_seen)
+
+
+def test_a_build_finds_and_removes_what_a_killed_build_left(demo_copy):
+    folder = catalog.catalog_path(demo_copy, "0" * 16).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    dead = _dead_pid()
+    left = [
+        folder / f".copy-x.building-{dead}-1.duckdb",
+        folder / f".copy-x.building-{dead}-1.duckdb.wal",
+    ]
+    spill = folder / f".copy-x.building-{dead}-1.duckdb.tmp"
+    mine = folder / f".copy-x.building-{os.getpid()}-1.duckdb"  # a live process's build
+    for path in [*left, mine]:
+        path.write_bytes(b"x")
+    spill.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"x")
+    catalog.open_catalog(demo_copy).close()
+    assert not any(p.exists() for p in [*left, spill])
+    assert mine.exists()
+    mine.unlink()
+
+
+def _dead_pid() -> int:
+    """The id of a process that has exited (and was reaped)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_copy_without_shards_is_an_error(tmp_path):

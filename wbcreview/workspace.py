@@ -191,7 +191,7 @@ class Workspace:
     @property
     def has_copy(self) -> bool:
         """False only for a demo copy that has not been built yet."""
-        return not self.source.is_demo or (self.source.root / "README.md").exists()
+        return self.source.has_copy
 
     def ensure_demo(self, progress: Progress | None = None) -> None:
         """Build the demo copy when it is the source and missing (first start only)."""

@@ -323,11 +323,62 @@ def ensure_built(root: Path, progress: Progress | None = None, rebuild: bool = F
     fingerprint = _fingerprint(root, shards)
     path = catalog_path(root, fingerprint)
     if rebuild or not path.is_file():
-        _build(root, shards, path, fingerprint, progress)
+        _build_once(root, shards, path, fingerprint, progress, rebuild)
+    return fingerprint
+
+
+class _Build:
+    """A build of one catalog file going on in this process: its latest progress, and done."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.latest: tuple[int, int, str] | None = None
+
+    def report(self, progress: Progress | None) -> Progress:
+        def both(done: int, total: int, message: str) -> None:
+            self.latest = (done, total, message)
+            if progress:
+                progress(done, total, message)
+
+        return both
+
+    def follow(self, progress: Progress | None) -> None:
+        """Wait until the build ends, passing its progress on to `progress`."""
+        seen = None
+        while not self.done.wait(0.2):
+            if progress and self.latest is not None and self.latest != seen:
+                seen = self.latest
+                progress(*seen)
+
+
+_BUILDS: dict[Path, _Build] = {}
+_BUILDS_LOCK = threading.Lock()
+
+
+def _build_once(root, shards, path: Path, fingerprint: str, progress, rebuild: bool) -> None:
+    """Build `path`, once in this process: a caller that finds another thread building it
+    (the server's warm-up, another session) waits for that build and sees its progress
+    instead of building the same catalog a second time. If that build fails, the waiting
+    caller tries once itself (and reports its own error)."""
+    while True:
+        with _BUILDS_LOCK:
+            running = _BUILDS.get(path)
+            if running is None:
+                if not rebuild and path.is_file():
+                    return
+                running = _BUILDS[path] = _Build()
+                break
+        running.follow(progress)
+        rebuild = False  # the build waited for was the one asked for
+    try:
+        _build(root, shards, path, fingerprint, running.report(progress))
         for old in _versions(root):
             if old != path:
                 old.unlink(missing_ok=True)  # readers of old versions keep their open file
-    return fingerprint
+    finally:
+        with _BUILDS_LOCK:
+            del _BUILDS[path]
+        running.done.set()
 
 
 def needs_build(root: Path) -> bool:
@@ -418,8 +469,39 @@ CREATE TABLE cells (
 """
 
 
+_BUILDING_RE = re.compile(r"\..+\.building-(\d+)-\d+\.duckdb(\.wal|\.tmp)?")
+
+
+def remove_abandoned_builds(folder: Path) -> list[Path]:
+    """Delete what builds of processes that are gone left in `folder` (a server stopped in
+    the middle of its start-up build: the file, its WAL, DuckDB's spill folder); return
+    the paths removed. A build of a live process is never touched."""
+    removed = []
+    for path in folder.iterdir() if folder.is_dir() else []:
+        match = _BUILDING_RE.fullmatch(path.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def _build(root: Path, shards: list[Shard], path: Path, fingerprint: str, progress) -> None:
     started = time.perf_counter()
+    remove_abandoned_builds(path.parent)
     # A hidden name no cleanup pattern matches: another process may be cleaning up.
     tmp = path.with_name(f".{path.stem}.building-{os.getpid()}-{threading.get_ident()}.duckdb")
     tmp.unlink(missing_ok=True)

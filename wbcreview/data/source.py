@@ -46,6 +46,11 @@ class DataSource:
     origin: str  # "--data", "WBCREVIEW_DATA", "data/wbcbench", "hub cache", "demo"
     is_demo: bool = False
 
+    @property
+    def has_copy(self) -> bool:
+        """False only for a demo copy that has not been built yet."""
+        return not self.is_demo or (self.root / "README.md").exists()
+
     def describe(self) -> str:
         """One line for people: where the data is and why this folder was chosen."""
         return f"{self.root} (from {self.origin}{', generated demo copy' if self.is_demo else ''})"

@@ -56,20 +56,35 @@ def ensure_demo(src: source.DataSource) -> bool:
 
 def workspace(src: source.DataSource) -> Workspace | None:
     """The Workspace of `src` with its catalog open (one per copy state and process, shared
-    by every session), the catalog built first with a progress bar when missing or stale.
+    by every session), the catalog built first with a progress bar when missing or stale
+    (or, when the server's warm-up is building it already, that build's progress).
     None after an error, which is shown."""
     try:
-        ws = Workspace(src)
-        if ws.catalog_needs_build():
-            bar = st.progress(0.0, text="Building the catalog...")
-            ws.build_catalog(
-                progress=lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m),
-            )
-            bar.empty()
-        return _open_workspace(src, str(src.root), ws.current_fingerprint())
+        if not Workspace(src).catalog_needs_build():
+            return open_workspace(src)
+        bar = st.progress(0.0, text="Building the catalog...")
+        ws = open_workspace(src, _bar_progress(bar))
+        bar.empty()
+        return ws
     except (CatalogError, source.SourceError) as exc:
         st.error(f"Catalog: {exc}")
         return None
+
+
+def _bar_progress(bar):
+    """A `progress(done, total, message)` callback that moves the progress bar `bar`."""
+    return lambda d, t, m: bar.progress(min(d / t, 1.0) if t else 1.0, text=m)
+
+
+def open_workspace(src: source.DataSource, progress=None) -> Workspace:
+    """The Workspace of `src` with its catalog open, built first when missing or stale: the
+    one object every session (and the server's warm-up, `ui.warmup`) gets for this copy
+    state. `progress(done, total, message)` follows a build. Raises CatalogError or
+    SourceError."""
+    ws = Workspace(src)
+    if ws.catalog_needs_build():
+        ws.build_catalog(progress=progress)
+    return _open_workspace(src, str(src.root), ws.current_fingerprint())
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -141,6 +141,9 @@ def navigation() -> None:
 
 _MISS = object()
 _MEMO_LOCK = threading.Lock()
+# Held by the server's warm-up until Browse's first page is filled (`ui.warmup`): a Browse run
+# that starts meanwhile waits for it instead of computing the same answers beside it.
+WARMING = threading.Lock()
 
 
 def memo(maxsize: int, ttl: float = 600):
@@ -487,6 +490,8 @@ def filter_sidebar(cur, cat: Workspace, state: BrowseState, keep_cell: bool = Fa
 
     A patient that is not in this copy is reported and left out of the returned view.
     """
+    with WARMING:  # the warm-up may be filling the caches read below
+        pass
     fp = cat.fingerprint
     f = state.filter
     patients = patient_index(cur, fp)
@@ -702,6 +707,25 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
         help="Opens the Review page with this filter; an admin turns it into a review queue.",
     )
     return rows
+
+
+def warm_first_page(cat: Workspace) -> None:
+    """Fill the caches Browse's default view (no filter, first page) reads: the sidebar's
+    counts and patients, the page's rows, thumbnails and grid HTML. The server's warm-up
+    (`ui.warmup`) calls it at process start, outside any script run, so the first visit
+    to Browse finds them ready; `tests/test_warmup.py` checks that the page then computes
+    nothing more."""
+    cur = cat.cursor()
+    fp = cat.fingerprint
+    state = BrowseState.from_params({})
+    f = state.filter
+    patient_index(cur, fp)
+    for column in ("config", "split", "label", "severity"):
+        _facet(cur, fp, f, column)
+    _count(cur, fp, f.replace(differs_from_original=True))
+    _count(cur, fp, f)
+    rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
+    grid_for(cat, state, rows, tile_notes(cur, cat, rows))
 
 
 # --- the Cell page ----------------------------------------------------------------------------

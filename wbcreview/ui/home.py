@@ -31,6 +31,15 @@ def home_page(ws: Workspace) -> None:
         _charts(counts, patients)
 
 
+def warm(ws: Workspace) -> None:
+    """Fill what the home page's first run reads (the copy's health report and counts) and
+    import its charts: the server's warm-up (`ui.warmup`) calls it at process start."""
+    from wbcreview.views import charts  # noqa: F401 (imported by the first _charts)
+
+    ui.health_report(ws)
+    summary(ws)
+
+
 def _health(cat: Workspace) -> None:
     decode = st.session_state.get("decode_images", False)
     report = ui.health_report(cat, decode_images=decode)

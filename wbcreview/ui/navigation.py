@@ -114,6 +114,13 @@ def ensure_sections() -> None:
         st.rerun()
 
 
+def sections_from_start() -> None:
+    """Make the entry point's section menus hold from the first request, before any run (the
+    server's warm-up calls it at process start): then a first deep link runs app.py at once,
+    without the extra run `ensure_sections` needs."""
+    PagesManager.uses_pages_directory = False
+
+
 def section_of(title: str) -> str | None:
     """The section of the page titled `title` (None for a title not in PAGES)."""
     return next((section for section, pages in PAGES if any(t == title for _, t, _ in pages)), None)

@@ -1,0 +1,107 @@
+"""The server's warm-up (app.py's `st.App` lifespan -> `wbcreview.ui.warmup`): it opens the
+Workspace the pages then get, and Browse's first run finds its work done."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import runpy
+import threading
+from pathlib import Path
+
+import pytest
+from streamlit import config as st_config
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+from streamlit.web.server.app_discovery import discover_asgi_app
+
+from tests.apptest import APP, html_of, ok
+from wbcreview import ui
+from wbcreview.data import catalog, images, query, source
+from wbcreview.ui import page, warmup
+from wbcreview.views.browse import DEFAULT_PAGE_SIZE
+from wbcreview.workspace import Workspace
+
+
+@pytest.fixture(autouse=True)
+def undo_process_state(monkeypatch):
+    """What the warm-up changes for the whole process, put back after each test."""
+    monkeypatch.setattr(page, "_modules_frozen", 0)
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", PagesManager.uses_pages_directory)
+    monkeypatch.setattr(st_config, "_main_script_path", st_config._main_script_path)
+    warmup.done.clear()
+    yield
+    gc.unfreeze()
+
+
+def _recording(monkeypatch, module, name: str, calls: list) -> None:
+    real = getattr(module, name)
+
+    def recorded(*args, **kwargs):
+        calls.append((name, threading.current_thread().name, args))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recorded)
+
+
+def test_the_warm_up_builds_the_catalog_and_browses_first_run_computes_nothing(
+    demo_copy, monkeypatch
+):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
+    assert catalog.needs_build(demo_copy)
+    ws = warmup.run()
+    assert ws is not None and not catalog.needs_build(demo_copy)
+    assert ui.open_workspace(source.resolve(None)) is ws  # the object every session gets
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    ok(at.run())
+    calls: list = []
+    for name in ("count", "facet", "page", "position"):
+        _recording(monkeypatch, query, name, calls)
+    _recording(monkeypatch, images, "thumbnails", calls)
+    at.switch_page("pages/1_Browse.py")
+    ok(at.run())
+    assert html_of(at).count("data-image-id=") == DEFAULT_PAGE_SIZE
+    # What the run still did is the prefetch of page 2 (rows now, thumbnails on its thread):
+    # no count, no first page, no thumbnail decoded for the page shown.
+    assert [(name, args[-1]) for name, _, args in calls if name != "thumbnails"] == [
+        ("page", DEFAULT_PAGE_SIZE)
+    ]
+    assert all(thread.startswith("prefetch") for name, thread, _ in calls if name == "thumbnails")
+
+
+def test_the_home_pages_first_run_reads_what_the_warm_up_filled(demo_copy, monkeypatch):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
+    assert warmup.run() is not None
+    calls: list = []
+    for name in ("health", "summary"):
+        _recording(monkeypatch, Workspace, name, calls)
+    at = ok(AppTest.from_file(APP, default_timeout=120).run())
+    assert [t.value for t in at.title] == ["wbcreview"] and at.success  # the health report
+    assert calls == []
+
+
+def test_a_warm_up_problem_is_logged_and_left_to_the_page(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(tmp_path / "no such copy"))
+    monkeypatch.setattr(logging.getLogger("wbcreview"), "propagate", True)
+    with caplog.at_level(logging.WARNING, logger="wbcreview"):
+        assert warmup.run() is None
+    assert warmup.done.is_set()
+    assert any("warm-up stopped" in r.getMessage() for r in caplog.records)
+
+
+def test_streamlit_run_app_py_serves_an_st_app_whose_lifespan_warms_up(demo_copy, monkeypatch):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
+    found = discover_asgi_app(Path(APP))
+    assert found.is_asgi_app and found.import_string == "app:app"
+    served = runpy.run_path(APP, run_name="app")  # as `streamlit run` imports it
+
+    async def start_and_stop():
+        async with served["_lifespan"](served["app"]):
+            pass
+
+    asyncio.run(start_and_stop())
+    assert warmup.done.wait(120)
+    assert not catalog.needs_build(demo_copy)
+    assert PagesManager.uses_pages_directory is False
