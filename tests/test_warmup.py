@@ -105,3 +105,27 @@ def test_streamlit_run_app_py_serves_an_st_app_whose_lifespan_warms_up(demo_copy
     assert warmup.done.wait(120)
     assert not catalog.needs_build(demo_copy)
     assert PagesManager.uses_pages_directory is False
+
+
+def test_the_warm_up_thread_leaves_no_missing_context_warning_in_the_log(demo_copy, monkeypatch):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
+    context_logger = logging.getLogger(warmup._CONTEXT_LOGGER)
+    monkeypatch.setattr(context_logger, "filters", list(context_logger.filters))
+    seen: list[str] = []
+    catch = logging.Handler(logging.WARNING)
+    catch.emit = lambda record: seen.append(record.threadName)
+    context_logger.addHandler(catch)
+
+    def warm_up_then_warn():
+        warmup.run()
+        context_logger.warning("Thread %r: missing ScriptRunContext!", "probe")
+
+    try:
+        thread = threading.Thread(target=warm_up_then_warn, name="wbcreview-warm-up-test")
+        thread.start()
+        thread.join(120)
+        context_logger.warning("Thread %r: missing ScriptRunContext!", "probe")
+    finally:
+        context_logger.removeHandler(catch)
+    # the warm-up's own thread is quiet; any other thread still warns
+    assert seen == [threading.current_thread().name]

@@ -30,6 +30,7 @@ from wbcreview.ui import browse, home, navigation, page, review_loop  # noqa: F4
 from wbcreview.workspace import Workspace
 
 LOGGER = logging.getLogger("wbcreview.warmup")
+_CONTEXT_LOGGER = "streamlit.runtime.scriptrunner_utils.script_run_context"
 done = threading.Event()  # set when run() has finished (or given up): for tests and benches
 
 
@@ -41,6 +42,19 @@ def streamlit_first_run() -> None:
     delta_generator._maybe_print_use_warning()
 
 
+class _QuietOutsideARun(logging.Filter):
+    """Drops Streamlit's "missing ScriptRunContext" warning from one thread: the warm-up calls
+    the pages' cached functions outside any page run on purpose, and the line in the server's
+    output would read as a fault."""
+
+    def __init__(self, thread: str):
+        super().__init__()
+        self.thread = thread
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != self.thread
+
+
 def run(started: float | None = None) -> Workspace | None:
     """Warm the process up for the first visit and log how long each part took; return the
     Workspace opened (None when there was nothing to open yet, or a problem). `started` is
@@ -49,6 +63,7 @@ def run(started: float | None = None) -> Workspace | None:
     imported = time.perf_counter()
     started = imported if started is None else started
     logs.setup()
+    logging.getLogger(_CONTEXT_LOGGER).addFilter(_QuietOutsideARun(threading.current_thread().name))
     navigation.sections_from_start()
     try:
         src = source.resolve(None)
