@@ -14,7 +14,7 @@ CELL_FIGURES_BYTES = 70_000
 GRID_BYTES = 440_000
 # The server without these caches: ~360 MB after opening Browse and Review, DuckDB's buffers
 # at most the catalog file (37 MB at 100,000 cells): what is left of 450 MB, with a margin.
-IMAGE_CACHE_BUDGET = 60 * 1024 * 1024
+IMAGE_CACHE_BUDGET = 48 * 1024 * 1024
 # Pages the soak has turned by its last 200 actions (500 of 1,200 actions are page turns).
 PAGES_BEFORE_THE_LAST_200 = 1_000 * 500 // 1_200
 

@@ -337,7 +337,10 @@ def thumb_uris(cat: Workspace, rows: pd.DataFrame, size: int = THUMB_PX) -> list
     return [images.data_uri(b) for b in ui.reader().thumbs(requests, size)]
 
 
-_GRIDS: TTLCache = TTLCache(32, 600)  # the HTML of recently shown pages (~250 KB each)
+# The HTML of recently shown pages: ~440 KB each with their thumbnails inline (measured at
+# 100,000 cells), so 16 pages hold ~7 MB; 32 held 14 MB of the server's 450 MB (issue 19).
+# Enough to go back through every class filter of bench/paint.py's warm pass (13 + clear).
+_GRIDS: TTLCache = TTLCache(16, 600)
 _PREFETCHED: TTLCache = TTLCache(256, 600)
 
 
