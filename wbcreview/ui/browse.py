@@ -640,6 +640,26 @@ def ignored_warning(state: BrowseState) -> None:
 # --- the Browse page --------------------------------------------------------------------------
 
 
+_PAGER = "_bf_pager"  # (the page the pager was last drawn for, its key's number)
+PAGER_KEYS = 8
+
+
+def pager_key(page: int) -> str:
+    """The pager's widget key for `page`: a new key whenever the page changes, so the widget
+    starts from the URL's page instead of keeping its own value (its key is its identity).
+
+    The keys cycle through PAGER_KEYS names rather than one per page: Streamlit drops a stale
+    widget's value but keeps its metadata (with the callback's arguments) and its key mapping
+    for the whole session, so a key per page grew the server by one entry per page turned
+    (issue 19). A key comes back after PAGER_KEYS page changes, long after its value was
+    dropped at the end of a run that did not draw it."""
+    last, number = st.session_state.get(_PAGER, (None, 0))
+    if page != last:
+        number = (number + 1) % PAGER_KEYS
+        st.session_state[_PAGER] = (page, number)
+    return f"bf_page_{number}"
+
+
 def _go_page(state: BrowseState, page: int) -> None:
     write_state(state.replace(page=page))
 
@@ -690,8 +710,7 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
     if state.page < pages:
         prefetch(cur, cat, state.replace(page=state.page + 1))
     if pages > 1:
-        # A key per page: the widget starts from the URL's page instead of keeping its own.
-        key = f"bf_page_{state.page}"
+        key = pager_key(state.page)
         st.pagination(pages, default=state.page, key=key, on_change=_on_pager, args=(state, key))
     st.caption(
         "Click a cell to open it (Ctrl/⌘-click opens a new tab). ← / → change the page. "
