@@ -1,6 +1,7 @@
 """A long session in headless Chromium, and the server's memory every 50 actions.
 
     .venv/bin/python bench/soak.py [DATA] [--pages 500] [--cells 200] [--votes 500] [--json]
+        [--app DIR] [--env NAME=VALUE]
 
 Starts `streamlit run app.py` on a free loopback port against DATA (default
 data/bench/demo-100000; see bench/paint.py) with a fresh WBCREVIEW_HOME (catalog, review
@@ -11,7 +12,10 @@ reviewer would: on Browse it turns pages (Next; back to page 1 at the end) and o
 (a tile click to the Cell page, then "Back to the grid"); on Review it types a name and
 presses K (keep label) on each cell of the queue. Actions are interleaved in blocks (10 page
 turns, 4 cells, 10 votes) until every count is done. Every 50 actions the server process's
-resident set (VmRSS from /proc, children included) is printed.
+resident set (VmRSS from /proc, children included), its anonymous part (RssAnon: the heaps,
+where a leak or allocator fragmentation shows) and its CPU seconds so far are printed.
+`--app DIR` runs another checkout's app.py (a baseline), `--env NAME=VALUE` sets a variable
+for the server only (e.g. MALLOC_ARENA_MAX=2).
 
 The verdict: the plateau (RSS growth over the last 200 actions) must be under 5 MB and the
 peak at most 450 MB (issue 19). Prints a table, or with --json one object: samples, peak,
@@ -50,8 +54,9 @@ LOOP_READY_JS = "() => window.__wbcLoop && window.__wbcLoop.cursor"
 CURSOR_JS = "() => window.__wbcLoop && window.__wbcLoop.cursor"
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set of a process and its children, in MB (from /proc)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident set of a process and its children, in MB (from /proc); `field` RssAnon for
+    its anonymous part only (the heaps: what a leak or fragmentation grows, not mapped files)."""
     total = 0
     todo = [pid]
     while todo:
@@ -62,10 +67,19 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
         for line in status.splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 total += int(line.split()[1])
         todo += [int(c) for c in children]
     return total / 1024
+
+
+def sample(pid: int) -> dict:
+    """The server's resident set, its anonymous part and its CPU seconds so far."""
+    return {
+        "rss_mb": round(rss_mb(pid), 1),
+        "anon_mb": round(rss_mb(pid, "RssAnon"), 1),
+        "cpu_s": round(harness.cpu_seconds(pid), 1),
+    }
 
 
 def review_store(data: Path) -> str:
@@ -176,7 +190,9 @@ def plan(pages: int, cells: int, votes: int) -> list[str]:
     return out
 
 
-def run(data: Path, pages: int, cells: int, votes: int) -> dict:
+def run(
+    data: Path, pages: int, cells: int, votes: int, app: Path = REPO, env: dict | None = None
+) -> dict:
     from playwright.sync_api import sync_playwright
 
     load_before = os.getloadavg()
@@ -188,7 +204,9 @@ def run(data: Path, pages: int, cells: int, votes: int) -> dict:
         paint.class_counts(data)  # builds this home's catalog before the server starts
         url = review_store(data)
         queue = make_queue(url, data, votes)
-        process, base = paint.start_server(data, Path(tmp) / "streamlit.log")
+        process, base = paint.start_server(
+            data, Path(tmp) / "streamlit.log", app=app, env_extra=env
+        )
         samples: list[dict] = []
         actions = plan(pages, cells, votes)
         done = {"page": 0, "cell": 0, "vote": 0}
@@ -200,7 +218,7 @@ def run(data: Path, pages: int, cells: int, votes: int) -> dict:
                 )
                 session = Session(browser, base, queue)
                 session.open()
-                samples.append({"actions": 0, "rss_mb": round(rss_mb(process.pid), 1)})
+                samples.append({"actions": 0, **sample(process.pid)})
                 paint.log(f"after opening both tabs: {samples[-1]['rss_mb']} MB")
                 for number, kind in enumerate(actions, start=1):
                     try:
@@ -218,7 +236,7 @@ def run(data: Path, pages: int, cells: int, votes: int) -> dict:
                             {
                                 "actions": number,
                                 **done,
-                                "rss_mb": round(rss_mb(process.pid), 1),
+                                **sample(process.pid),
                                 "seconds": round(time.perf_counter() - started, 1),
                             }
                         )
@@ -233,6 +251,8 @@ def run(data: Path, pages: int, cells: int, votes: int) -> dict:
     peak = max(s["rss_mb"] for s in samples)
     return {
         "data": str(data),
+        "app": str(app),
+        "env": env or {},
         "pages": done["page"],
         "cells": done["cell"],
         "votes": done["vote"],
@@ -259,18 +279,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", type=int, default=200, help="cells opened from Browse")
     parser.add_argument("--votes", type=int, default=500, help="votes on the Review page")
     parser.add_argument("--build-cells", type=int, default=100_000, help="cells if built")
+    parser.add_argument("--app", default=str(REPO), help="checkout whose app.py runs (a baseline)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE",
+        help="an environment variable for the server (repeat), e.g. MALLOC_ARENA_MAX=2",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    env = dict(item.split("=", 1) for item in args.env)
     harness.require_chromium()
     data = Path(args.data).resolve()
     paint.ensure_copy(data, args.build_cells)
-    result = run(data, args.pages, args.cells, args.votes)
+    result = run(data, args.pages, args.cells, args.votes, Path(args.app).resolve(), env)
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['pages']} pages, {result['cells']} cells, {result['votes']} votes")
         for s in result["samples"]:
-            print(f"  after {s['actions']:5d} actions: {s['rss_mb']:7.1f} MB")
+            print(
+                f"  after {s['actions']:5d} actions: {s['rss_mb']:7.1f} MB "
+                f"({s['anon_mb']:.1f} anonymous), server CPU {s['cpu_s']:.1f} s"
+            )
         print(
             f"  peak {result['peak_rss_mb']} MB (target <= {PEAK_MB:g}); last "
             f"{PLATEAU_ACTIONS} actions added {result['growth_last_200_actions_mb']} MB "

@@ -13,7 +13,7 @@ from tests import apptest
 from tests.apptest import APP, html_of
 from wbcreview.data import query
 from wbcreview.data.release import CELL_TYPES, CLASS_CODES
-from wbcreview.ui import navigation
+from wbcreview.ui import browse, navigation
 
 BROWSE, CELL, PATIENT, ATLAS = (
     "pages/1_Browse.py",
@@ -185,6 +185,21 @@ def test_paging_with_buttons_and_the_pager(open_page, cur):
     # a new filter starts again on page 1
     after(at.multiselect(key="bf_labels").select("SNE").run())
     assert "page" not in at.query_params
+
+
+def test_turning_pages_cycles_a_few_pager_keys_and_the_pager_shows_the_page(open_page):
+    # A key per page left one widget record (and its callback's arguments) in the session
+    # for every page turned: the server grew for as long as someone browsed (issue 19).
+    at = open_page(BROWSE)
+    keys = set()
+    for page in range(2, 14):
+        after(at.button(key="bf_next").click().run())
+        pager = at.get("pagination")[0]
+        keys.add(pager.key)
+        assert pager.value == page == int(at.query_params["page"])
+    assert len(keys) == browse.PAGER_KEYS
+    after(at.button(key="bf_prev").click().run())
+    assert at.get("pagination")[0].value == 12
 
 
 def test_page_size_and_sort(open_page, cur):

@@ -340,7 +340,10 @@ def thumb_uris(cat: Workspace, rows: pd.DataFrame, size: int = THUMB_PX) -> list
     return [images.data_uri(b) for b in ui.reader().thumbs(requests, size)]
 
 
-_GRIDS: TTLCache = TTLCache(32, 600)  # the HTML of recently shown pages (~250 KB each)
+# The HTML of recently shown pages: ~440 KB each with their thumbnails inline (measured at
+# 100,000 cells), so 16 pages hold ~7 MB; 32 held 14 MB of the server's 450 MB (issue 19).
+# Enough to go back through every class filter of bench/paint.py's warm pass (13 + clear).
+_GRIDS: TTLCache = TTLCache(16, 600)
 _PREFETCHED: TTLCache = TTLCache(256, 600)
 
 
@@ -642,6 +645,26 @@ def ignored_warning(state: BrowseState) -> None:
 # --- the Browse page --------------------------------------------------------------------------
 
 
+_PAGER = "_bf_pager"  # (the page the pager was last drawn for, its key's number)
+PAGER_KEYS = 8
+
+
+def pager_key(page: int) -> str:
+    """The pager's widget key for `page`: a new key whenever the page changes, so the widget
+    starts from the URL's page instead of keeping its own value (its key is its identity).
+
+    The keys cycle through PAGER_KEYS names rather than one per page: Streamlit drops a stale
+    widget's value but keeps its metadata (with the callback's arguments) and its key mapping
+    for the whole session, so a key per page grew the server by one entry per page turned
+    (issue 19). A key comes back after PAGER_KEYS page changes, long after its value was
+    dropped at the end of a run that did not draw it."""
+    last, number = st.session_state.get(_PAGER, (None, 0))
+    if page != last:
+        number = (number + 1) % PAGER_KEYS
+        st.session_state[_PAGER] = (page, number)
+    return f"bf_page_{number}"
+
+
 def _go_page(state: BrowseState, page: int) -> None:
     write_state(state.replace(page=page))
 
@@ -692,8 +715,7 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
     if state.page < pages:
         prefetch(cur, cat, state.replace(page=state.page + 1))
     if pages > 1:
-        # A key per page: the widget starts from the URL's page instead of keeping its own.
-        key = f"bf_page_{state.page}"
+        key = pager_key(state.page)
         st.pagination(pages, default=state.page, key=key, on_change=_on_pager, args=(state, key))
     st.caption(
         "Click a cell to open it (Ctrl/⌘-click opens a new tab). ← / → change the page. "

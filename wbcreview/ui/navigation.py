@@ -13,6 +13,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from wbcreview import config
 from wbcreview.review import auth
+from wbcreview.ui import allocator
 
 # (section, ((file, title, url path), ...)); the first page is the home page (path "").
 # No icons: a link's text is its title alone (browser tests find links by it).
@@ -145,6 +146,9 @@ def run() -> None:
     pushed each page's own sidebar (Browse filters, the reviewer's name) below the fold of a
     1366x768 screen. Each page keeps its URL (`url_path`), so deep links work as before.
     """
+    # First thing in every run (it acts once per process): the allocator settings must be in
+    # place before the caches fill, or their blocks sit among holes (ui/allocator.py).
+    allocator.tune_allocator()
     _refuse_open_local_mode()
     sections = {
         section: [

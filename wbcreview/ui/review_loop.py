@@ -106,7 +106,10 @@ def _thumbs(_cat: Workspace, fingerprint: str, cells: tuple[str, ...]) -> dict[s
     return dict(zip(rows["cell_id"].astype(str), uris, strict=True))
 
 
-@browse.memo(256)
+# 64 cells (~70 KB of full-size images each, ~4.5 MB): the browser keeps the images it was sent
+# (the loop skips them), so this serves a reload or a second reviewer of the same queue; 256
+# cells held 18 MB and filled only after ~250 votes (bench/soak.py, issue 19).
+@browse.memo(64)
 def cell_figures(_cat: Workspace, fingerprint: str, cell: str) -> list[list[str]]:
     """[[data URI, caption]] of a cell's degraded copies, then its pristine source."""
     del fingerprint
