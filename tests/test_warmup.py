@@ -30,6 +30,8 @@ def undo_process_state(monkeypatch):
     monkeypatch.setattr(page, "_modules_frozen", 0)
     monkeypatch.setattr(PagesManager, "uses_pages_directory", PagesManager.uses_pages_directory)
     monkeypatch.setattr(st_config, "_main_script_path", st_config._main_script_path)
+    context_logger = logging.getLogger(warmup._CONTEXT_LOGGER)
+    monkeypatch.setattr(context_logger, "filters", list(context_logger.filters))
     warmup.done.clear()
     yield
     gc.unfreeze()
@@ -110,7 +112,6 @@ def test_streamlit_run_app_py_serves_an_st_app_whose_lifespan_warms_up(demo_copy
 def test_the_warm_up_thread_leaves_no_missing_context_warning_in_the_log(demo_copy, monkeypatch):
     monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
     context_logger = logging.getLogger(warmup._CONTEXT_LOGGER)
-    monkeypatch.setattr(context_logger, "filters", list(context_logger.filters))
     seen: list[str] = []
     catch = logging.Handler(logging.WARNING)
     catch.emit = lambda record: seen.append(record.threadName)
@@ -129,3 +130,13 @@ def test_the_warm_up_thread_leaves_no_missing_context_warning_in_the_log(demo_co
         context_logger.removeHandler(catch)
     # the warm-up's own thread is quiet; any other thread still warns
     assert seen == [threading.current_thread().name]
+
+
+def test_the_warm_up_tunes_the_allocator_before_it_fills_a_cache(demo_copy, monkeypatch):
+    monkeypatch.setenv("WBCREVIEW_DATA", str(demo_copy))
+    order: list[str] = []
+    monkeypatch.setattr(warmup.allocator, "tune_allocator", lambda: order.append("allocator"))
+    real = ui.open_workspace
+    monkeypatch.setattr(ui, "open_workspace", lambda src: order.append("workspace") or real(src))
+    warmup.run()
+    assert order[:2] == ["allocator", "workspace"]

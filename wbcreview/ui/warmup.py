@@ -25,8 +25,8 @@ from streamlit import delta_generator, string_util
 
 from wbcreview import logs, ui
 from wbcreview.data import source
+from wbcreview.ui import allocator, browse, home, navigation, page, review_loop  # noqa: F401 (first screens)
 from wbcreview.ui import auth as ui_auth  # noqa: F401 (imported for the sign-in page's first run)
-from wbcreview.ui import browse, home, navigation, page, review_loop  # noqa: F401 (first screens)
 from wbcreview.workspace import Workspace
 
 LOGGER = logging.getLogger("wbcreview.warmup")
@@ -63,6 +63,8 @@ def run(started: float | None = None) -> Workspace | None:
     imported = time.perf_counter()
     started = imported if started is None else started
     logs.setup()
+    # Before any cache fills: its blocks must not sit among heap holes (ui/allocator.py).
+    allocator.tune_allocator()
     logging.getLogger(_CONTEXT_LOGGER).addFilter(_QuietOutsideARun(threading.current_thread().name))
     navigation.sections_from_start()
     try:
