@@ -4,8 +4,8 @@ The URL is the single source of truth: every widget writes its value to `st.quer
 in its callback, and each run reads the view back with `gallery.BrowseState.from_params`,
 so a copied link reproduces the view, Back works, and a full reload loses nothing.
 
-Opening a cell: tiles are plain `<a href="Cell?...">` links inside one `st.html` grid (a
-link works in a new tab and without JavaScript). A small JavaScript-only
+Opening a cell: tiles are plain `<a href="Cell?...">` links (a link works in a new tab), in
+the Browse grid component (`grid`, below) or in one `st.html` grid. A small JavaScript-only
 `st.components.v2` component (`navigation()`) turns a plain left click on such a link
 into a trigger value, and the page then calls `st.switch_page`: no page reload, and the
 session (zoom, caches in the browser) survives. Measured in headless Chromium on the PBC

@@ -1,7 +1,8 @@
 """What the browsing pages show, as pure functions: view state, grid HTML, differences, atlas.
 
-No Streamlit here, so tests need no server. The grid is one HTML block of small data-URI
-JPEGs (the fastest way to paint 48 thumbnails, see README "Performance"); every piece of
+No Streamlit here, so tests need no server. A grid is one HTML block of small data-URI
+JPEGs (the fastest way to paint 48 thumbnails, see README "Performance"), or, on Browse,
+the same tiles as text fields (`tile_fields`) for the grid component; every piece of
 text that reaches the HTML goes through `html.escape`, and links are built with
 `urllib.parse.urlencode`, so imported labels or ids cannot inject markup.
 """
