@@ -33,6 +33,7 @@ const G =
     trigger: null,
     root: null,
     box: null, // the .wbc-grid element
+    decoded: null, // resolves once the images on screen are decoded
     stats: { painted: [], ahead: 0, imageBytes: 0, images: 0, renders: 0, repaints: 0, asked: 0 },
   });
 window.__wbcGridStats = G.stats; // for tests and bench/paint.py
@@ -167,6 +168,9 @@ function show(tiles, view, page, empty) {
   }
   G.shown = { view, page, sig };
   touch(tiles);
+  // the pages ahead are decoded once this one is: they never slow its paint
+  const imgs = G.box ? [...G.box.querySelectorAll('img')] : [];
+  G.decoded = Promise.all(imgs.map((i) => (i.decode ? i.decode().catch(() => null) : null)));
 }
 
 function prepare() {
@@ -285,7 +289,10 @@ export default function (component) {
   take(data);
   if (data.role === 'ahead') {
     G.ahead = data;
-    prepare();
+    const ahead = data;
+    (G.decoded || Promise.resolve()).then(() => {
+      if (G.ahead === ahead) prepare();
+    });
     trim();
     ask(component, Object.values(data.pages).flat());
     return undefined;
