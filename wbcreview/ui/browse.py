@@ -787,7 +787,9 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
     )
     st.html(gallery.class_chips_html(label_counts, selected=f.labels, state=state))
     rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
-    grid(cat, state, rows, tile_notes(cur, cat, rows))
+    grid_box = st.container(gap=None)  # the grid, and at the end of the run the pages ahead
+    with grid_box:
+        grid(cat, state, rows, tile_notes(cur, cat, rows))
     if pages > 1:
         # A key per page: the widget starts from the URL's page instead of keeping its own.
         key = f"bf_page_{state.page}"
@@ -803,7 +805,8 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
         query_params=f.to_params(),
         help="Opens the Review page with this filter; an admin turns it into a review queue.",
     )
-    grid_ahead(cur, cat, state, pages)
+    with grid_box:  # last: the page on screen goes first
+        grid_ahead(cur, cat, state, pages)
     if state.page + 2 <= pages:  # the page the next run sends ahead
         prefetch(cur, cat, state.replace(page=state.page + 2))
     return rows
