@@ -196,9 +196,12 @@ def test_real_pbc_images_on_every_page(page, pbc_server):
 # --- the grid in the browser (issue 13) -------------------------------------------------------
 
 GRID_STATS = "() => Object.assign({}, window.__wbcGridStats, {painted: null})"
-AHEAD_OF = (
-    "(p) => !!(window.__wbcGrid && window.__wbcGrid.ahead && window.__wbcGrid.ahead.base === p)"
-)
+# The pages around page `p` are in the browser with all their thumbnails.
+AHEAD_OF = """(p) => {
+  const g = window.__wbcGrid;
+  if (!g || !g.ahead || g.ahead.base !== p) return false;
+  return Object.values(g.ahead.pages).every((tiles) => tiles.every((t) => g.images.has(t.k)));
+}"""
 # Clicks Next and reads the grid in the same task: whatever it shows then came from the
 # browser, since no answer of the server can be handled before the task ends.
 CLICK_AND_READ = """(sel) => {

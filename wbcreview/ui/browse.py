@@ -357,6 +357,7 @@ _grid_component = st.components.v2.component(
 )
 SENT_KEPT = 1500  # thumbnails remembered as sent per session (the browser keeps 2,500)
 _SENT = "_bg_sent"
+_VIEW = "_bg_view"  # the last view (catalog, filter, sort, size) this session showed
 EMPTY_GRID = "No cells match these filters."
 
 
@@ -391,8 +392,11 @@ def _tile_fields(state: BrowseState, rows: pd.DataFrame, notes: dict[str, str]) 
     return [gallery.tile_fields(t) for t in tiles]
 
 
-def _new_thumbs(cat: Workspace, rows: pd.DataFrame, sent: OrderedDict) -> dict[str, str]:
-    """cell key -> data URI of the rows' thumbnails not sent yet (then marked as sent)."""
+def _new_thumbs(
+    cat: Workspace, rows: pd.DataFrame, sent: OrderedDict, cached_only: bool = False
+) -> dict[str, str]:
+    """cell key -> data URI of the rows' thumbnails not sent yet (then marked as sent); with
+    `cached_only`, only those already in the thumbnail cache (nothing is read)."""
     keys = [gallery.cell_key(c, i) for c, i in zip(rows["config"], rows["image_id"], strict=True)]
     for key in keys:
         if key in sent:
@@ -400,8 +404,13 @@ def _new_thumbs(cat: Workspace, rows: pd.DataFrame, sent: OrderedDict) -> dict[s
     todo = [n for n, key in enumerate(keys) if key not in sent]
     if not todo:
         return {}
-    uris = thumb_uris(cat, rows.iloc[todo])
-    out = {keys[n]: uri for n, uri in zip(todo, uris, strict=True)}
+    if cached_only:
+        requests = query.image_requests(_shard_paths(cat, cat.fingerprint), rows.iloc[todo])
+        thumbs = ui.reader().cached_thumbs(requests, THUMB_PX)
+        out = {keys[n]: images.data_uri(t) for n, t in zip(todo, thumbs, strict=True) if t}
+    else:
+        uris = thumb_uris(cat, rows.iloc[todo])
+        out = {keys[n]: uri for n, uri in zip(todo, uris, strict=True)}
     for key in out:
         sent[key] = None
     while len(sent) > SENT_KEPT:
@@ -430,9 +439,12 @@ def grid(cat: Workspace, state: BrowseState, rows: pd.DataFrame, notes: dict[str
     )
 
 
-def grid_ahead(cur, cat: Workspace, state: BrowseState, pages: int) -> None:
+def grid_ahead(cur, cat: Workspace, state: BrowseState, pages: int, new_view: bool) -> None:
     """The pages before and after the current one, for the browser to paint at once.
 
+    In a run that shows a `new_view` (a filter change, a first visit) only the thumbnails
+    already cached go along: the others are read in the background and the browser asks for
+    them once the run is over, so they never slow the paint of the page it waits for.
     Not for the suspicion sort (its ranking is read per run, not cached)."""
     around: dict[str, list[dict]] = {}
     images: dict[str, str] = {}
@@ -444,7 +456,9 @@ def grid_ahead(cur, cat: Workspace, state: BrowseState, pages: int) -> None:
             view = state.replace(page=number)
             rows = _page(cur, cat.fingerprint, view.filter, view.sort_order, view.size, view.offset)
             around[str(number)] = _tile_fields(view, rows, tile_notes(cur, cat, rows))
-            images.update(_new_thumbs(cat, rows, sent))
+            images.update(_new_thumbs(cat, rows, sent, cached_only=new_view))
+            if new_view:
+                prefetch(cur, cat, view)
     data = {
         "role": "ahead",
         "fp": _catalog_id(cat),
@@ -787,6 +801,9 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
     )
     st.html(gallery.class_chips_html(label_counts, selected=f.labels, state=state))
     rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
+    seen = (fp, state.view_signature())
+    new_view = st.session_state.get(_VIEW) != seen
+    st.session_state[_VIEW] = seen
     grid_box = st.container(gap=None)  # the grid, and at the end of the run the pages ahead
     with grid_box:
         grid(cat, state, rows, tile_notes(cur, cat, rows))
@@ -806,7 +823,7 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
         help="Opens the Review page with this filter; an admin turns it into a review queue.",
     )
     with grid_box:  # last: the page on screen goes first
-        grid_ahead(cur, cat, state, pages)
+        grid_ahead(cur, cat, state, pages, new_view)
     if state.page + 2 <= pages:  # the page the next run sends ahead
         prefetch(cur, cat, state.replace(page=state.page + 2))
     return rows
