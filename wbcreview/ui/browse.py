@@ -824,7 +824,8 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
     )
     with grid_box:  # last: the page on screen goes first
         grid_ahead(cur, cat, state, pages, new_view)
-    if state.page + 2 <= pages:  # the page the next run sends ahead
+    if state.page + 2 <= pages and not new_view:  # the page the next Next sends ahead (a
+        # new view reads none now: its first page is being painted)
         prefetch(cur, cat, state.replace(page=state.page + 2))
     return rows
 
