@@ -13,7 +13,8 @@ the first time (cold server caches); the second pass repeats the same changes (w
 Then, on the warm server: Next-page clicks (the page was prefetched while the previous one
 was shown) and cell opens (a tile click to the frame where the Cell page's images are all
 decoded). For every action the server's CPU time (user + system of the streamlit process,
-from /proc) is read before and after: "server CPU per rerun".
+from /proc) is read before and after: "server CPU per rerun"; and the bytes the page received
+on Streamlit's websocket ("received_kb": thumbnails sent again show here).
 
 `--startup` also times start -> Browse with 48 thumbnails painted, the server started with
 the commands of the checkout's `make run` (`make -n run`): from the server process's start
@@ -215,15 +216,27 @@ def startup(data: Path, app: Path, home: Path, browser) -> dict[str, float]:
     return {"make_run_s": round(painted - started, 2), "server_s": round(painted - serving, 2)}
 
 
-def next_pages(page, pid: int, turns: int) -> tuple[list[float], list[float]]:
-    """Paint times and server CPU of `turns` clicks on Next (each page was prefetched)."""
-    times, cpu = [], []
+class Wire:
+    """Bytes the page received on Streamlit's websocket (every frame, from the server)."""
+
+    def __init__(self, page) -> None:
+        self.received = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:
+        self.received += len(payload)
+
+
+def next_pages(page, pid: int, turns: int, wire: Wire) -> tuple[list, list, list]:
+    """Paint times, server CPU and bytes received of `turns` clicks on Next."""
+    times, cpu, received = [], [], []
     for _ in range(turns):
-        before = cpu_seconds(pid)
+        before, got = cpu_seconds(pid), wire.received
         button = page.locator(".st-key-bf_next button:visible").first
         times.append(timed_click(page, PAGE, button, ".st-key-bf_next"))
         cpu.append(cpu_seconds(pid) - before)
-    return times, cpu
+        received.append(wire.received - got)
+    return times, cpu, received
 
 
 def timed_click(page, expected: int, locator, marker: str) -> float:
@@ -286,28 +299,32 @@ def run(data: Path, runs: int, passes: int, app: Path = REPO, extra: int = 12) -
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                wire = Wire(page)
                 page.goto(f"{url}/Browse")
                 settle(page)
                 page.wait_for_selector(".wbc-grid img")
                 page.evaluate(EVENT_JS)
                 results = []
                 for number in range(passes):
-                    pick, clear, cpu = [], [], []
+                    pick, clear, cpu, received = [], [], [], []
                     for code in classes:
-                        before = cpu_seconds(process.pid)
+                        before, got = cpu_seconds(process.pid), wire.received
                         pick.append(timed(page, PAGE, lambda code=code: pick_class(page, code)))
                         close_dropdown(page)
-                        middle = cpu_seconds(process.pid)
+                        middle, got2 = cpu_seconds(process.pid), wire.received
                         clear.append(timed(page, PAGE, lambda: clear_filters(page)))
                         cpu += [middle - before, cpu_seconds(process.pid) - middle]
+                        received += [got2 - got, wire.received - got2]
                         log(
                             f"pass {number + 1} {code}: {pick[-1]:.0f} ms, clear {clear[-1]:.0f} ms"
                         )
-                    results.append({"pick_class_ms": pick, "clear_ms": clear, "cpu_s": cpu})
+                    results.append(
+                        {"pick_class_ms": pick, "clear_ms": clear, "cpu_s": cpu, "bytes": received}
+                    )
                 more = {}
                 if extra:
-                    more["next_page_ms"], more["next_page_cpu_s"] = next_pages(
-                        page, process.pid, extra
+                    (more["next_page_ms"], more["next_page_cpu_s"], more["next_page_bytes"]) = (
+                        next_pages(page, process.pid, extra, wire)
                     )
                     more["open_cell_ms"], more["open_cell_cpu_s"] = open_cells(
                         page, process.pid, extra
@@ -334,10 +351,13 @@ def run(data: Path, runs: int, passes: int, app: Path = REPO, extra: int = 12) -
         summary[f"{label}_clear_median_ms"] = round(statistics.median(result["clear_ms"]), 1)
         summary[f"{label}_p95_ms"] = _stats(every)["p95"]
         summary[f"{label}_server_cpu_ms"] = _stats(result["cpu_s"], 1000)
+        summary[f"{label}_received_kb"] = _stats(result["bytes"], 1 / 1000)
     for name in ("next_page", "open_cell"):
         if more.get(f"{name}_ms") is not None:
             summary[f"{name}_ms"] = _stats(more[f"{name}_ms"])
             summary[f"{name}_server_cpu_ms"] = _stats(more[f"{name}_cpu_s"], 1000)
+    if more.get("next_page_bytes"):
+        summary["next_page_received_kb"] = _stats(more["next_page_bytes"], 1 / 1000)
     return summary
 
 

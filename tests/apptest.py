@@ -3,6 +3,7 @@ switch to a page, run it, fail on an exception. Shared by the page test files.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -41,3 +42,20 @@ def open_as(script: str, identity: dict | None = None, timeout: float = 240) -> 
 def html_of(at: AppTest) -> str:
     """Every st.html block of the run, joined."""
     return "\n".join(h.value for h in at.get("html"))
+
+
+def component_data(at: AppTest, name: str) -> list[dict]:
+    """The data of every mount of the components.v2 component `name` in the run, in order."""
+    return [
+        json.loads(e.proto.json)
+        for e in at.get("bidi_component")
+        if e.proto.component_name == name and e.proto.json
+    ]
+
+
+def browse_grid(at: AppTest, role: str = "grid") -> dict:
+    """The data of the Browse grid component: `role` "grid" (the current page's tiles and the
+    thumbnails sent with it) or "ahead" (the pages before and after it)."""
+    found = [d for d in component_data(at, "wbcreview_grid") if d.get("role") == role]
+    assert len(found) == 1, f"{len(found)} Browse grid mounts of role {role}"
+    return found[0]

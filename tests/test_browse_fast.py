@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests import apptest
-from tests.apptest import html_of
+from tests.apptest import browse_grid, html_of
 from wbcreview.data import catalog, query
 from wbcreview.views import browse as gallery
 from wbcreview.views.browse import BrowseState
@@ -134,6 +134,44 @@ def test_the_next_page_thumbnails_are_prefetched(open_page, cur, demo_root):
     cache = ui.reader().thumb_cache
     keys = [(str(r.path), r.row, browse_ui.THUMB_PX) for r in requests]
     assert keys and all(k in cache for k in keys)
+    assert not at.exception
+
+
+def _keys(rows) -> list[str]:
+    return [f"{c}:{i}" for c, i in zip(rows.config, rows.image_id, strict=True)]
+
+
+def test_a_thumbnail_is_sent_once_per_session_and_the_pages_around_go_ahead(open_page, cur):
+    pages = [_keys(query.page(cur, query.Filter(), "image id", 48, 48 * n)) for n in range(3)]
+    at = open_page(BROWSE)
+    grid, ahead = browse_grid(at), browse_grid(at, "ahead")
+    assert [t["k"] for t in grid["tiles"]] == pages[0] and set(grid["images"]) == set(pages[0])
+    assert [t["k"] for t in ahead["pages"]["2"]] == pages[1] and ahead["base"] == 1
+    early = set(ahead["images"])  # a new view: only the thumbnails cached already go ahead
+    assert early <= set(pages[1])
+    at.run()  # the browser asks for the others once the run is over (any rerun sends them)
+    late = set(browse_grid(at, "ahead")["images"])
+    assert early | late == set(pages[1]) and not early & late
+    assert browse_grid(at)["images"] == {}
+
+    at.button(key="bf_next").click().run()
+    grid, ahead = browse_grid(at), browse_grid(at, "ahead")
+    assert grid["page"] == 2 and [t["k"] for t in grid["tiles"]] == pages[1]
+    assert grid["images"] == {}  # sent ahead with page 1
+    assert set(ahead["pages"]) == {"1", "3"} and set(ahead["images"]) == set(pages[2])
+
+    at.run()  # a rerun that shows nothing new sends no thumbnail
+    assert browse_grid(at)["images"] == {} and browse_grid(at, "ahead")["images"] == {}
+
+    # a filter sends its new thumbnails only; going back to a view seen sends none
+    at.multiselect(key="bf_labels").select("LY").run()
+    ly = _keys(query.page(cur, query.Filter(labels=("LY",)), "image id", 48, 0))
+    grid = browse_grid(at)
+    assert grid["page"] == 1 and [t["k"] for t in grid["tiles"]] == ly
+    assert set(grid["images"]) == set(ly) - set().union(*pages)
+    at.button(key="bf_clear").click().run()
+    grid = browse_grid(at)
+    assert [t["k"] for t in grid["tiles"]] == pages[0] and grid["images"] == {}
     assert not at.exception
 
 

@@ -191,3 +191,94 @@ def test_real_pbc_images_on_every_page(page, pbc_server):
     expect(page.locator("figure.wbc-fig", has_text="Pristine source")).to_be_visible()
     page.wait_for_function(FIGURES_PAINTED)
     screenshot(page, "pbc-cell")
+
+
+# --- the grid in the browser (issue 13) -------------------------------------------------------
+
+GRID_STATS = "() => Object.assign({}, window.__wbcGridStats, {painted: null})"
+# The pages around page `p` are in the browser with all their thumbnails.
+AHEAD_OF = """(p) => {
+  const g = window.__wbcGrid;
+  if (!g || !g.ahead || g.ahead.base !== p) return false;
+  return Object.values(g.ahead.pages).every((tiles) => tiles.every((t) => g.images.has(t.k)));
+}"""
+# Clicks Next and reads the grid in the same task: whatever it shows then came from the
+# browser, since no answer of the server can be handled before the task ends.
+CLICK_AND_READ = """(sel) => {
+  document.querySelector(sel).click();
+  return [...document.querySelectorAll('.wbc-grid a.wbc-tile')].map((t) => t.dataset.imageId);
+}"""
+
+
+def fresh_grid(browser, server, url: str) -> list[str]:
+    """The tiles a new session shows for `url` (no thumbnail held in the browser)."""
+    other = browser.new_page()
+    try:
+        other.goto(url if url.startswith("http") else f"{server.url}/{url}")
+        settle(other)
+        return grid_ids(other)
+    finally:
+        other.close()
+
+
+def test_next_paints_the_page_sent_ahead_and_no_thumbnail_travels_twice(page, app_server):
+    open_page(page, app_server, "Browse")
+    first = grid_ids(page)
+    page.wait_for_function(AHEAD_OF, arg=1)
+    before = page.evaluate(GRID_STATS)
+    shown = page.evaluate(CLICK_AND_READ, ".st-key-bf_next button")
+    settle(page)
+    assert params(page)["page"] == "2"
+    second = grid_ids(page)
+    assert shown == second and not set(first) & set(second)
+    page.wait_for_function(AHEAD_OF, arg=2)
+    after = page.evaluate(GRID_STATS)
+    assert after["ahead"] == before["ahead"] + 1
+    assert after["repaints"] == before["repaints"] + 1  # the rerun that followed did not repaint
+    assert after["images"] - before["images"] == 48  # page 3's thumbnails, nothing else
+
+    # the ← key goes back from the browser too: every thumbnail around page 1 is held
+    page.get_by_role("heading", name="Browse").click()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(lambda url: "page=" not in url, timeout=30_000)
+    settle(page)
+    page.wait_for_function(AHEAD_OF, arg=1)
+    back = page.evaluate(GRID_STATS)
+    assert grid_ids(page) == first
+    assert back["ahead"] == after["ahead"] + 1 and back["images"] == after["images"]
+    no_exception(page, app_server)
+
+
+def test_a_filter_change_right_after_next_shows_the_filters_page(page, app_server, browser):
+    open_page(page, app_server, "Browse")
+    grid_ids(page)
+    page.wait_for_function(AHEAD_OF, arg=1)
+    page.evaluate(CLICK_AND_READ, ".st-key-bf_next button")  # no settle: the rerun is running
+    choose(page, "bf_labels", "SNE")
+    settle(page)
+    assert params(page)["labels"] == "SNE" and "page" not in params(page)
+    shown = grid_ids(page)
+    assert shown == fresh_grid(browser, app_server, page.url)
+    # and paging on from the new filter pages through the new filter
+    page.wait_for_function(AHEAD_OF, arg=1)
+    paged = page.evaluate(CLICK_AND_READ, ".st-key-bf_next button")
+    settle(page)
+    assert paged == grid_ids(page) == fresh_grid(browser, app_server, page.url)
+    no_exception(page, app_server)
+
+
+def test_a_thumbnail_the_browser_lost_is_sent_again(page, app_server):
+    open_page(page, app_server, "Browse")
+    grid_ids(page)
+    page.wait_for_function(AHEAD_OF, arg=1)
+    page.evaluate(
+        """() => { const g = window.__wbcGrid; const key = g.ahead.pages['2'][0].k;
+                   g.images.delete(key); g.els.delete(key); return key; }"""
+    )
+    page.locator(".st-key-bf_next button:visible").first.click()  # not paintable ahead now
+    settle(page)
+    assert params(page)["page"] == "2"
+    page.wait_for_function(GRID_PAINTED, timeout=30_000)
+    assert len(grid_ids(page)) == 48
+    assert page.evaluate(GRID_STATS)["asked"] >= 1
+    no_exception(page, app_server)

@@ -378,6 +378,13 @@ class ImageReader:
                 self.thumb_cache.put(keys[i], thumb)
         return out  # type: ignore[return-value]
 
+    def cached_thumbs(self, requests: Iterable[Sequence], size: int = THUMB_SIZE) -> list:
+        """The thumbnails of `requests` already in the cache (None for the others), no reads."""
+        return [
+            self.thumb_cache.get((os.fspath(r.path), r.row, size))
+            for r in map(_as_request, requests)
+        ]
+
     def full(self, request: Sequence) -> bytes | None:
         """Return the full-size image bytes of one request (None if the image is null)."""
         return self.read([request])[0]

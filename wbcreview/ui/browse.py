@@ -4,8 +4,8 @@ The URL is the single source of truth: every widget writes its value to `st.quer
 in its callback, and each run reads the view back with `gallery.BrowseState.from_params`,
 so a copied link reproduces the view, Back works, and a full reload loses nothing.
 
-Opening a cell: tiles are plain `<a href="Cell?...">` links inside one `st.html` grid (a
-link works in a new tab and without JavaScript). A small JavaScript-only
+Opening a cell: tiles are plain `<a href="Cell?...">` links (a link works in a new tab), in
+the Browse grid component (`grid`, below) or in one `st.html` grid. A small JavaScript-only
 `st.components.v2` component (`navigation()`) turns a plain left click on such a link
 into a trigger value, and the page then calls `st.switch_page`: no page reload, and the
 session (zoom, caches in the browser) survives. Measured in headless Chromium on the PBC
@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,31 +342,144 @@ def thumb_uris(cat: Workspace, rows: pd.DataFrame, size: int = THUMB_PX) -> list
     return [images.data_uri(b) for b in ui.reader().thumbs(requests, size)]
 
 
-# The HTML of recently shown pages: ~440 KB each with their thumbnails inline (measured at
-# 100,000 cells), so 16 pages hold ~7 MB; 32 held 14 MB of the server's 450 MB (issue 19).
-# Enough to go back through every class filter of bench/paint.py's warm pass (13 + clear).
-_GRIDS: TTLCache = TTLCache(16, 600)
+# --- the Browse grid in the browser -----------------------------------------------------------
+#
+# A components.v2 component (components/browse_grid/index.js) keeps every thumbnail it was sent
+# for the session, so each is sent once: a rerun carries the tiles' text and only the images
+# the browser does not hold. A second mount at the end of the run brings the pages before and
+# after the current one, built and decoded off screen, which Next and Previous (buttons and
+# arrow keys) paint at once in the browser while Streamlit's button reruns to write the URL.
+# The component is in the page's DOM (not a shadow root): the link component and the review
+# loop find the tiles as before.
+
+_GRID_JS = (Path(__file__).parent / "components" / "browse_grid" / "index.js").read_text(
+    encoding="utf-8"
+)
+_grid_component = st.components.v2.component(
+    "wbcreview_grid", js=_GRID_JS, css=gallery.GRID_CSS, isolate_styles=False
+)
+SENT_KEPT = 1500  # thumbnails remembered as sent per session (the browser keeps 2,500)
+_SENT = "_bg_sent"
+_VIEW = "_bg_view"  # the last view (catalog, filter, sort, size) this session showed
+EMPTY_GRID = "No cells match these filters."
+
+
+def _sent(fingerprint: str) -> OrderedDict:
+    """Cell keys whose thumbnail this session's browser was sent, least recently used first."""
+    box = st.session_state.setdefault(_SENT, {"fp": None, "keys": OrderedDict()})
+    if box["fp"] != fingerprint:
+        box.update(fp=fingerprint, keys=OrderedDict())
+    return box["keys"]
+
+
+def _on_need(key: str) -> None:
+    """The browser lacks some thumbnails it was sent: forget that they were sent."""
+    value = st.session_state.get(key)
+    need = value.get("need") if hasattr(value, "get") else None
+    if not isinstance(need, list):
+        return
+    sent = st.session_state.get(_SENT, {}).get("keys")
+    for cell in need[:300]:
+        if sent is not None:
+            sent.pop(str(cell), None)
+
+
+def _tile_fields(state: BrowseState, rows: pd.DataFrame, notes: dict[str, str]) -> list[dict]:
+    tiles = gallery.tiles_from_rows(
+        rows,
+        [""] * len(rows),
+        link_params=state.to_params(cell=False),
+        current=state.cell,
+        notes=notes,
+    )
+    return [gallery.tile_fields(t) for t in tiles]
+
+
+def _new_thumbs(
+    cat: Workspace, rows: pd.DataFrame, sent: OrderedDict, cached_only: bool = False
+) -> dict[str, str]:
+    """cell key -> data URI of the rows' thumbnails not sent yet (then marked as sent); with
+    `cached_only`, only those already in the thumbnail cache (nothing is read)."""
+    keys = [gallery.cell_key(c, i) for c, i in zip(rows["config"], rows["image_id"], strict=True)]
+    for key in keys:
+        if key in sent:
+            sent.move_to_end(key)
+    todo = [n for n, key in enumerate(keys) if key not in sent]
+    if not todo:
+        return {}
+    if cached_only:
+        requests = query.image_requests(_shard_paths(cat, cat.fingerprint), rows.iloc[todo])
+        thumbs = ui.reader().cached_thumbs(requests, THUMB_PX)
+        out = {keys[n]: images.data_uri(t) for n, t in zip(todo, thumbs, strict=True) if t}
+    else:
+        uris = thumb_uris(cat, rows.iloc[todo])
+        out = {keys[n]: uri for n, uri in zip(todo, uris, strict=True)}
+    for key in out:
+        sent[key] = None
+    while len(sent) > SENT_KEPT:
+        sent.popitem(last=False)
+    return out
+
+
+def _catalog_id(cat: Workspace) -> str:
+    return hashlib.sha1(str(cat.fingerprint).encode()).hexdigest()[:12]
+
+
+def grid(cat: Workspace, state: BrowseState, rows: pd.DataFrame, notes: dict[str, str]) -> None:
+    """The thumbnail grid of the current page (only the thumbnails the browser lacks travel)."""
+    data = {
+        "role": "grid",
+        "fp": _catalog_id(cat),
+        "view": state.view_signature(),
+        "page": state.page,
+        "px": THUMB_PX,
+        "tiles": _tile_fields(state, rows, notes),
+        "images": _new_thumbs(cat, rows, _sent(cat.fingerprint)),
+        "empty": EMPTY_GRID,
+    }
+    _grid_component(
+        key="bf_grid", data=data, on_need_change=lambda: _on_need("bf_grid"), width="stretch"
+    )
+
+
+def grid_ahead(cur, cat: Workspace, state: BrowseState, pages: int, new_view: bool) -> None:
+    """The pages before and after the current one, for the browser to paint at once.
+
+    In a run that shows a `new_view` (a filter change, a first visit) only the thumbnails
+    already cached go along: the others are read in the background and the browser asks for
+    them once the run is over, so they never slow the paint of the page it waits for.
+    Not for the suspicion sort (its ranking is read per run, not cached)."""
+    around: dict[str, list[dict]] = {}
+    images: dict[str, str] = {}
+    if state.sort != "suspicion":
+        sent = _sent(cat.fingerprint)
+        for number in (state.page + 1, state.page - 1):
+            if not 1 <= number <= pages:
+                continue
+            view = state.replace(page=number)
+            rows = _page(cur, cat.fingerprint, view.filter, view.sort_order, view.size, view.offset)
+            around[str(number)] = _tile_fields(view, rows, tile_notes(cur, cat, rows))
+            images.update(_new_thumbs(cat, rows, sent, cached_only=new_view))
+            if new_view:
+                prefetch(cur, cat, view)
+    data = {
+        "role": "ahead",
+        "fp": _catalog_id(cat),
+        "view": state.view_signature(),
+        "base": state.page,
+        "pages": around,
+        "images": images,
+    }
+    _grid_component(
+        key="bf_grid_ahead",
+        data=data,
+        on_need_change=lambda: _on_need("bf_grid_ahead"),
+        width="stretch",
+        height=0,
+    )
+
+
 _PREFETCHED: TTLCache = TTLCache(256, 600)
-
-
-def grid_for(cat: Workspace, state: BrowseState, rows: pd.DataFrame, notes: dict[str, str]) -> str:
-    """The grid HTML of a page of rows; a page shown before (same view, cell and notes) is
-    served from memory, so going back to a filter repaints without any work."""
-    key = (cat.fingerprint, state.signature(), state.cell, tuple(sorted(notes.items())))
-    with _MEMO_LOCK:
-        html_text = _GRIDS.get(key) if state.sort != "suspicion" else None
-    if html_text is None:
-        tiles = gallery.tiles_from_rows(
-            rows,
-            thumb_uris(cat, rows),
-            link_params=state.to_params(cell=False),
-            current=state.cell,
-            notes=notes,
-        )
-        html_text = gallery.grid_html(tiles, THUMB_PX)
-        with _MEMO_LOCK:
-            _GRIDS[key] = html_text
-    return html_text
 
 
 @st.cache_resource(show_spinner=False)
@@ -375,7 +490,7 @@ def _prefetcher() -> ThreadPoolExecutor:
 
 def prefetch(cur, cat: Workspace, state: BrowseState) -> None:
     """Warm the caches for `state`'s page (its rows now, its thumbnails in the background),
-    so pressing Next finds everything ready. Errors are left to the page that shows it."""
+    so the run that sends it ahead finds everything ready. Errors are left to the page that shows it."""
     reader = ui.reader()
     key = (id(reader), cat.fingerprint, state.signature())  # a new reader has an empty LRU
     if state.sort == "suspicion" or key in _PREFETCHED:
@@ -711,9 +826,12 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
     )
     st.html(gallery.class_chips_html(label_counts, selected=f.labels, state=state))
     rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
-    st.html(grid_for(cat, state, rows, tile_notes(cur, cat, rows)))
-    if state.page < pages:
-        prefetch(cur, cat, state.replace(page=state.page + 1))
+    seen = (fp, state.view_signature())
+    new_view = st.session_state.get(_VIEW) != seen
+    st.session_state[_VIEW] = seen
+    grid_box = st.container(gap=None)  # the grid, and at the end of the run the pages ahead
+    with grid_box:
+        grid(cat, state, rows, tile_notes(cur, cat, rows))
     if pages > 1:
         key = pager_key(state.page)
         st.pagination(pages, default=state.page, key=key, on_change=_on_pager, args=(state, key))
@@ -728,12 +846,18 @@ def browse(cur, cat: Workspace, state: BrowseState) -> pd.DataFrame:
         query_params=f.to_params(),
         help="Opens the Review page with this filter; an admin turns it into a review queue.",
     )
+    with grid_box:  # last: the page on screen goes first
+        grid_ahead(cur, cat, state, pages, new_view)
+    if state.page + 2 <= pages and not new_view:  # the page the next Next sends ahead (a
+        # new view reads none now: its first page is being painted)
+        prefetch(cur, cat, state.replace(page=state.page + 2))
     return rows
 
 
 def warm_first_page(cat: Workspace) -> None:
     """Fill the caches Browse's default view (no filter, first page) reads: the sidebar's
-    counts and patients, the page's rows, thumbnails and grid HTML. The server's warm-up
+    counts and patients, the rows, notes and thumbnails of its first page and of the second,
+    which the grid sends ahead. The server's warm-up
     (`ui.warmup`) calls it at process start, outside any script run, so the first visit
     to Browse finds them ready; `tests/test_warmup.py` checks that the page then computes
     nothing more."""
@@ -746,8 +870,10 @@ def warm_first_page(cat: Workspace) -> None:
         _facet(cur, fp, f, column)
     _count(cur, fp, f.replace(differs_from_original=True))
     _count(cur, fp, f)
-    rows = _page(cur, fp, f, state.sort_order, state.size, state.offset)
-    grid_for(cat, state, rows, tile_notes(cur, cat, rows))
+    for view in (state, state.replace(page=2)):
+        rows = _page(cur, fp, f, view.sort_order, view.size, view.offset)
+        tile_notes(cur, cat, rows)
+        thumb_uris(cat, rows)
 
 
 # --- the Cell page ----------------------------------------------------------------------------

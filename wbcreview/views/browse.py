@@ -1,7 +1,8 @@
 """What the browsing pages show, as pure functions: view state, grid HTML, differences, atlas.
 
-No Streamlit here, so tests need no server. The grid is one HTML block of small data-URI
-JPEGs (the fastest way to paint 48 thumbnails, see README "Performance"); every piece of
+No Streamlit here, so tests need no server. A grid is one HTML block of small data-URI
+JPEGs (the fastest way to paint 48 thumbnails, see README "Performance"), or, on Browse,
+the same tiles as text fields (`tile_fields`) for the grid component; every piece of
 text that reaches the HTML goes through `html.escape`, and links are built with
 `urllib.parse.urlencode`, so imported labels or ids cannot inject markup.
 """
@@ -153,6 +154,10 @@ class BrowseState:
         """A canonical text of the view without the open cell (to notice changed links)."""
         return urlencode(sorted(self.to_params(cell=False).items()))
 
+    def view_signature(self) -> str:
+        """A canonical text of the view without the page and the open cell (the list paged)."""
+        return urlencode(sorted(self.to_params(page=False, cell=False).items()))
+
 
 def _int_param(flat: dict, name: str, default: int, ignored: list) -> int:
     raw = flat.get(name)
@@ -240,10 +245,7 @@ def _config_tag(config: str) -> str:
 
 def tile_html(tile: Tile, img_px: int = 128) -> str:
     """The HTML of one tile: image, class code, severity badge, image id (all escaped)."""
-    name = CELL_TYPES.get(tile.label, "unknown class")
-    title = f"{tile.config + ':' if tile.config else ''}{tile.image_id} · {tile.label} ({name}) · {tile.severity}"
-    if tile.note:
-        title += f" · {tile.note}"
+    title = str(tile_fields(tile)["title"])
     body = (
         f'<img src="{html.escape(tile.uri, quote=True)}" width="{img_px}" height="{img_px}" '
         f'alt="{html.escape(f"{tile.label} {tile.severity} {tile.image_id}", quote=True)}" '
@@ -263,6 +265,29 @@ def tile_html(tile: Tile, img_px: int = 128) -> str:
     if tile.link:
         return f'<a {attrs} href="{html.escape(tile.link, quote=True)}" data-wbc-nav="1">{body}</a>'
     return f"<div {attrs}>{body}</div>"
+
+
+def tile_fields(tile: Tile) -> dict[str, str | bool]:
+    """One tile as plain text fields for the Browse grid component (ui/browse.py `grid`),
+    which sets them as text and attributes, never as markup: cell key `k`, image id,
+    label, severity and its colour, config tag, title, alt text, link, note, current."""
+    name = CELL_TYPES.get(tile.label, "unknown class")
+    title = f"{tile.config + ':' if tile.config else ''}{tile.image_id} · {tile.label} ({name}) · {tile.severity}"
+    if tile.note:
+        title += f" · {tile.note}"
+    return {
+        "k": cell_key(tile.config, tile.image_id),
+        "id": str(tile.image_id),
+        "label": str(tile.label),
+        "sev": str(tile.severity),
+        "colour": SEVERITY_COLOURS.get(tile.severity, "#bbbbbb"),
+        "tag": _config_tag(tile.config),
+        "title": title,
+        "alt": f"{tile.label} {tile.severity} {tile.image_id}",
+        "href": tile.link or "",
+        "note": tile.note,
+        "cur": tile.current,
+    }
 
 
 def grid_html(
@@ -715,6 +740,7 @@ __all__ = [
     "page_count",
     "params_table",
     "parse_cell",
+    "tile_fields",
     "tile_html",
     "tiles_from_rows",
 ]
