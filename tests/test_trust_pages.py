@@ -13,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 
 from tests.loop_helpers import event, loop_data, send
 from tests.test_review_pages import REVIEW, App
-from tests.test_review_pages import db_url as db_url  # noqa: F401 (fixture)
 from wbcreview.review import auth, permissions
 from wbcreview.review.store import Reviewer, Store, StoreUnavailable
 from wbcreview.ui import session as session_ui

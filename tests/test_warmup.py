@@ -8,6 +8,7 @@ import gc
 import logging
 import runpy
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,10 @@ def test_streamlit_run_app_py_serves_an_st_app_whose_lifespan_warms_up(demo_copy
         async with served["_lifespan"](served["app"]):
             pass
 
-    asyncio.run(start_and_stop())
+    # On a thread of its own: a browser test before this one, in the same worker, may have
+    # left Playwright's event loop running on this thread, where asyncio.run() refuses.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, start_and_stop()).result(timeout=120)
     assert warmup.done.wait(120)
     assert not catalog.needs_build(demo_copy)
     assert PagesManager.uses_pages_directory is False
