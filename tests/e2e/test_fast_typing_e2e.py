@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.browser import go_to, no_exception, screenshot, settle
 from tests.e2e.conftest import REPO, build_copy, start_server, stop_server
@@ -98,8 +99,6 @@ def test_keys_typed_just_before_a_reload_are_stored_after_it(page, typing_app):
 
 
 def test_the_reviewer_and_the_queue_are_kept_across_a_reload_and_a_new_tab(page, typing_app):
-    from playwright.sync_api import expect
-
     server, _url, _labels, queues = typing_app
     _open(page, server, f"Review?queue={queues['single']}", "Remembered")
     page.reload()
@@ -123,6 +122,9 @@ def test_a_vote_from_a_browse_tile_and_one_from_the_cell_page_are_stored(page, t
     name = "Pointer"
     _open(page, server, f"Review?queue={queues['single']}", name)
     go_to(page, server, "Browse")  # the top bar's menu: the session (and reviewer) is kept
+    # Browse's first run on this server can be slow while the other worker's tests load the
+    # machine (seen once over 30 s): wait for the toggle as long as for the loop itself.
+    expect(page.locator(".st-key-bv_vote label").first).to_be_visible(timeout=120_000)
     page.locator(".st-key-bv_vote label").first.click()
     settle(page)
     page.wait_for_function(
