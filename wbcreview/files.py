@@ -38,7 +38,8 @@ def check_new_folder(src: Path, out: Path, noun: str = "input") -> None:
 STALE_UNKNOWN_OWNER_S = 3600  # a partial folder of an older version (no pid in its name)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while process `pid` exists on this machine (another user's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,7 +67,7 @@ def remove_stale_partials(out: Path) -> list[Path]:
             continue
         pid = match.group(1)
         if pid is not None:
-            stale = int(pid) != os.getpid() and not _alive(int(pid))
+            stale = int(pid) != os.getpid() and not process_alive(int(pid))
         else:
             stale = time.time() - entry.stat().st_mtime > STALE_UNKNOWN_OWNER_S
         if stale:

@@ -41,6 +41,7 @@ from wbcreview.data.release import (
 )
 from wbcreview.data.source import Shard, discover
 from wbcreview.errors import WbcreviewError
+from wbcreview.files import process_alive
 
 # Bump when the tables below change: older catalogs are rebuilt on open.
 CATALOG_VERSION = 4
@@ -479,7 +480,7 @@ def remove_abandoned_builds(folder: Path) -> list[Path]:
     removed = []
     for path in folder.iterdir() if folder.is_dir() else []:
         match = _BUILDING_RE.fullmatch(path.name)
-        if match is None or _process_alive(int(match.group(1))):
+        if match is None or process_alive(int(match.group(1))):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -487,16 +488,6 @@ def remove_abandoned_builds(folder: Path) -> list[Path]:
             path.unlink(missing_ok=True)
         removed.append(path)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def _build(root: Path, shards: list[Shard], path: Path, fingerprint: str, progress) -> None:
